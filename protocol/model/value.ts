@@ -194,3 +194,24 @@ function describe(v: unknown): string {
     return String(v);
   }
 }
+
+/**
+ * The inverse of toJsonValue, for values arriving as JSON (REST API, CLI): strings are parsed
+ * in their text form (so "1" is a valid integer and "true" a boolean), numbers and booleans
+ * are taken as they are, an objlnk may be `{objectId, instanceId}`.
+ */
+export function fromJsonValue(type: ResourceType, json: unknown): LwM2mValue {
+  if (typeof json === 'string') return parseTextValue(type, json);
+  let value: LwM2mValue;
+  if (typeof json === 'number') {
+    if (type === 'time') value = new Date(json * 1000);
+    else if (type === 'boolean' && (json === 0 || json === 1)) value = json === 1;
+    else value = json;
+  } else if (typeof json === 'boolean' || isObjectLink(json)) {
+    value = json;
+  } else {
+    throw new InvalidValueError(`a ${type} value cannot be given as ${json === null ? 'null' : typeof json}`);
+  }
+  assertValueOfType(type, value);
+  return value;
+}
