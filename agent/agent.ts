@@ -1,0 +1,180 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../common/logger.js';
+import type { AgentBinding } from './bindings/binding.js';
+import { MqttBinding } from './bindings/mqtt/mqtt-binding.js';
+import type { HostAdapter } from './host/host-adapter.js';
+import { createAgentObjects, type AgentObjects } from './objects/index.js';
+import { ObservationManager } from './observation/observation-manager.js';
+import { StateStore } from './state/state-store.js';
+
+export interface AgentOptions {
+  endpoint: string;
+  factorySecret: string;
+  bootstrapServerUri: string;
+  stateDir: string;
+  keepaliveSeconds: number;
+  reconnect: { minDelayMs: number; maxDelayMs: number };
+  host: HostAdapter;
+  log: Logger;
+}
+
+/** Event Log (Object 20) LogClass values used by the agent (20.xml: 1 = system, 6 = security, …). */
+const LOG_CLASS_SYSTEM = 1;
+
+export interface AgentEvents {
+  registered: [];
+  bootstrapped: [];
+  disconnected: [reason: string];
+  rebooting: [];
+  'factory-reset': [];
+}
+
+/**
+ * The device agent: boots its object tree from on-disk state, runs a transport binding, and
+ * carries out what the server asks of the device itself (reboot, factory reset). A reboot is a
+ * real re-boot of the agent: objects are rebuilt from what was persisted, nothing else survives.
+ */
+export class Agent extends EventEmitter<AgentEvents> {
+  private current: { objects: AgentObjects; observations: ObservationManager; binding: AgentBinding } | undefined;
+  private busy: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    super();
+  }
+
+  get endpoint(): string {
+    return this.opts.endpoint;
+  }
+
+  get registered(): boolean {
+    return this.current?.binding.registered ?? false;
+  }
+
+  get objects(): AgentObjects | undefined {
+    return this.current?.objects;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.boot();
+  }
+
+  /** Orderly shutdown: deregisters first. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.busy;
+    await this.shutdown(true);
+  }
+
+  /** Abrupt stop, as a power cut: no deregister, the server sees the link drop. */
+  async powerOff(): Promise<void> {
+    this.running = false;
+    await this.busy;
+    await this.shutdown(false);
+  }
+
+  /** Resolves at the next successful registration (or at once when registered). */
+  whenRegistered(timeoutMs = 30_000): Promise<void> {
+    if (this.registered) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('registered', onRegistered);
+        reject(new Error(`${this.endpoint} did not register within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onRegistered = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.once('registered', onRegistered);
+    });
+  }
+
+  private boot(): void {
+    const { opts } = this;
+    const log = opts.log;
+    const state = new StateStore(opts.stateDir, log);
+    let binding: AgentBinding | undefined;
+    const objects = createAgentObjects({
+      host: opts.host,
+      state,
+      factory: { endpoint: opts.endpoint, secret: opts.factorySecret, bootstrapServerUri: opts.bootstrapServerUri },
+      supportedBindings: 'M',
+      log,
+      actions: {
+        reboot: () => this.serialise(() => this.reboot()),
+        factoryReset: () => this.serialise(() => this.factoryReset()),
+        registrationUpdate: () => binding?.registrationUpdate(),
+        disable: (seconds) => this.serialise(() => this.disable(seconds)),
+        bootstrapRequest: () => this.serialise(() => this.rebootstrap()),
+      },
+    });
+    const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n), log });
+    binding = new MqttBinding({
+      endpoint: opts.endpoint,
+      objects,
+      observations,
+      keepaliveSeconds: opts.keepaliveSeconds,
+      reconnect: opts.reconnect,
+      log,
+      events: {
+        bootstrapped: () => this.emit('bootstrapped'),
+        registered: () => this.emit('registered'),
+        disconnected: (reason) => this.emit('disconnected', reason),
+      },
+    });
+    this.current = { objects, observations, binding };
+    objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'info', message: 'agent booted' });
+    binding.start();
+  }
+
+  private async shutdown(graceful: boolean): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    if (!current) return;
+    current.observations.cancelAll();
+    await current.binding.stop(graceful);
+  }
+
+  private serialise(task: () => Promise<void>): void {
+    this.busy = this.busy.then(task).catch((err) => this.opts.log.error({ err }, 'device action failed'));
+  }
+
+  private async reboot(): Promise<void> {
+    if (!this.running) return;
+    this.opts.log.info('rebooting');
+    this.current?.objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'info', message: 'reboot requested' });
+    this.emit('rebooting');
+    await this.shutdown(true);
+    await this.opts.host.reboot();
+    if (this.running) this.boot();
+  }
+
+  private async factoryReset(): Promise<void> {
+    if (!this.running) return;
+    this.opts.log.warn('factory reset: wiping operational state');
+    this.emit('factory-reset');
+    await this.shutdown(true);
+    new StateStore(this.opts.stateDir, this.opts.log).wipe();
+    await this.opts.host.factoryReset();
+    if (this.running) this.boot();
+  }
+
+  /** Server Disable (/1/x/4): deregister and stay away for the disable timeout. */
+  private async disable(seconds: number): Promise<void> {
+    if (!this.running) return;
+    this.opts.log.info({ seconds }, 'disabled by the server');
+    await this.shutdown(true);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    if (this.running) this.boot();
+  }
+
+  /** Bootstrap-Request Trigger (/1/x/9): forget the DM account and bootstrap again. */
+  private async rebootstrap(): Promise<void> {
+    if (!this.running) return;
+    await this.shutdown(true);
+    new StateStore(this.opts.stateDir, this.opts.log).wipe();
+    if (this.running) this.boot();
+  }
+}

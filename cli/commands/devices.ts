@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CliError } from '../api-client.js';
+import { ago, table } from '../format.js';
+import { apiFrom, output } from '../context.js';
+
+interface DeviceView {
+  endpoint: string;
+  status: string;
+  transport: string | null;
+  model: string | null;
+  serialNumber: string | null;
+  firmwareVersion: string | null;
+  lastSeen: string | null;
+  tags: string[];
+  groups: string[];
+  [key: string]: unknown;
+}
+
+export function registerDeviceCommands(program: Command): void {
+  const devices = program.command('devices').description('list, show and import devices');
+
+  devices
+    .command('list', { isDefault: true })
+    .description('list devices, optionally filtered by a target expression')
+    .option('-t, --target <expr>', 'target expression, e.g. "status:online group:north"')
+    .option('--limit <n>', 'page size', '1000')
+    .option('--offset <n>', 'skip this many', '0')
+    .action(async (opts: { target?: string; limit: string; offset: string }, cmd: Command) => {
+      const page = await apiFrom(cmd).get<{ items: DeviceView[]; total: number }>('/api/v1/devices', {
+        target: opts.target,
+        limit: opts.limit,
+        offset: opts.offset,
+      });
+      output(cmd, page, () => {
+        const rows = page.items.map((d) => [
+          d.endpoint,
+          d.status,
+          d.transport ?? '-',
+          d.model ?? '-',
+          d.firmwareVersion ?? '-',
+          ago(d.lastSeen),
+          [...d.groups.map((g) => `@${g}`), ...d.tags].join(' '),
+        ]);
+        return `${table(['ENDPOINT', 'STATUS', 'TRANSPORT', 'MODEL', 'FIRMWARE', 'LAST SEEN', 'GROUPS/TAGS'], rows)}\n${page.items.length} of ${page.total} device(s)`;
+      });
+    });
+
+  devices
+    .command('show <endpoint>')
+    .description('show one device')
+    .action(async (endpoint: string, _opts: unknown, cmd: Command) => {
+      const device = await apiFrom(cmd).get<DeviceView>(`/api/v1/devices/${encodeURIComponent(endpoint)}`);
+      output(cmd, device, () =>
+        Object.entries(device)
+          .map(([k, v]) => `${k.padEnd(16)} ${Array.isArray(v) ? v.join(', ') : String(v ?? '-')}`)
+          .join('\n'),
+      );
+    });
+
+  devices
+    .command('import <csv>')
+    .description('import factory identities from a CSV file (endpoint,secret[,model][,tags][,groups])')
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      let csv: string;
+      try {
+        csv = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const result = await apiFrom(cmd).post<{ created: number; updated: number }>('/api/v1/devices/import', csv, 'text/csv');
+      output(cmd, result, () => `imported ${result.created} new and ${result.updated} existing device(s)`);
+    });
+
+  program
+    .command('decommission <endpoint>')
+    .description('revoke a device: its credential stops working and its session is closed at once')
+    .action(async (endpoint: string, _opts: unknown, cmd: Command) => {
+      const device = await apiFrom(cmd).post<DeviceView>(`/api/v1/devices/${encodeURIComponent(endpoint)}/decommission`, {});
+      output(cmd, device, () => `${device.endpoint} decommissioned`);
+    });
+
+  for (const kind of ['tag', 'group'] as const) {
+    program
+      .command(`${kind} <endpoint> [${kind}s...]`)
+      .description(`add ${kind}s to a device (--remove to take them off, --set to replace all)`)
+      .option('--remove', `remove the given ${kind}s instead`)
+      .option('--set', `replace all ${kind}s of the device with the given ones`)
+      .action(async (endpoint: string, labels: string[], opts: { remove?: boolean; set?: boolean }, cmd: Command) => {
+        if (labels.length === 0 && !opts.set) throw new CliError(`name at least one ${kind}`);
+        const change = opts.set ? { set: labels } : opts.remove ? { remove: labels } : { add: labels };
+        const device = await apiFrom(cmd).post<DeviceView>(`/api/v1/devices/${encodeURIComponent(endpoint)}/${kind}s`, change);
+        const now = kind === 'tag' ? device.tags : device.groups;
+        output(cmd, device, () => `${device.endpoint} ${kind}s: ${now.length ? now.join(', ') : '(none)'}`);
+      });
+  }
+
+  program
+    .command('groups')
+    .description('list groups and their member counts')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const groups = await apiFrom(cmd).get<{ items: { name: string; members: number }[] }>('/api/v1/groups');
+      output(cmd, groups, () => table(['GROUP', 'MEMBERS'], groups.items.map((g) => [g.name, String(g.members)])));
+    });
+}

@@ -1,0 +1,223 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { platform } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { Agent } from '../../agent/agent.js';
+import { loadAgentConfig } from '../../agent/config.js';
+import type { HostAdapter } from '../../agent/host/host-adapter.js';
+import { LinuxHost } from '../../agent/host/linux-host.js';
+import { createLogger, type Logger } from '../../common/logger.js';
+import { EDGEDM_VERSION } from '../../common/version.js';
+import { loadGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
+import { formatFactoryCsv } from '../../gateway/fleet/factory-import.js';
+import { Gateway } from '../../gateway/gateway.js';
+import { SimulatedFleet } from '../../simulators/fleet.js';
+import { SimulatedHost } from '../../simulators/hardware/simulated-host.js';
+import { loadFleetSecret, simulatedIdentities } from '../../simulators/identities.js';
+import { ApiClient, CliError, DEFAULT_API } from '../api-client.js';
+
+type DeepPartialGateway = Parameters<typeof loadGatewayConfig>[0]['overrides'];
+
+function int(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new CliError(`--${name} takes a whole number, got "${v}"`);
+    return n;
+  };
+}
+
+/** Command-line flags become the top layer of the gateway configuration. */
+function gatewayOverrides(o: GatewayFlags): DeepPartialGateway {
+  const overrides: Record<string, unknown> = {};
+  const set = (path: string[], value: unknown) => {
+    if (value === undefined) return;
+    let node = overrides;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]!] = value;
+  };
+  set(['dataDir'], o.data);
+  set(['logLevel'], o.logLevel);
+  set(['mqtt', 'host'], o.mqttHost);
+  set(['mqtt', 'port'], o.mqttPort);
+  set(['api', 'host'], o.apiHost);
+  set(['api', 'port'], o.apiPort);
+  return overrides as DeepPartialGateway;
+}
+
+interface GatewayFlags {
+  config?: string;
+  data?: string;
+  logLevel?: string;
+  mqttHost?: string;
+  mqttPort?: number;
+  apiHost?: string;
+  apiPort?: number;
+}
+
+function addGatewayFlags(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'configuration file (YAML or JSON)')
+    .option('--data <dir>', 'data directory (registry database, keys)')
+    .option('--mqtt-host <host>', 'MQTT listen address')
+    .option('--mqtt-port <port>', 'MQTT listen port', int('mqtt-port'))
+    .option('--api-host <host>', 'REST API listen address')
+    .option('--api-port <port>', 'REST API listen port', int('api-port'))
+    .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent');
+}
+
+function loadGateway(flags: GatewayFlags): GatewayConfig {
+  return loadGatewayConfig({ ...(flags.config ? { file: flags.config } : {}), env: process.env, overrides: gatewayOverrides(flags) });
+}
+
+/** Stops cleanly on SIGINT/SIGTERM, once. */
+function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => handler('SIGINT'));
+  process.once('SIGTERM', () => handler('SIGTERM'));
+}
+
+function hostFor(kind: 'auto' | 'linux' | 'simulated', endpoint: string): HostAdapter {
+  const linux = kind === 'linux' || (kind === 'auto' && platform() === 'linux');
+  return linux ? new LinuxHost({ agentVersion: EDGEDM_VERSION }) : new SimulatedHost({ serialNumber: `SIM-${endpoint}` });
+}
+
+export function registerRunCommands(program: Command): void {
+  addGatewayFlags(program.command('gateway').description('run the gateway: MQTT broker, device registry, REST API')).action(
+    async (flags: GatewayFlags) => {
+      const config = loadGateway(flags);
+      const log = createLogger({ level: config.logLevel });
+      const gateway = await Gateway.start(config, log);
+      onShutdown(log, () => gateway.close());
+    },
+  );
+
+  program
+    .command('agent')
+    .description('run the device agent on this host')
+    .option('-c, --config <file>', 'configuration file (YAML or JSON)')
+    .option('--endpoint <name>', 'endpoint name (factory identity)')
+    .option('--factory-secret <secret>', 'factory secret (prefer EDGEDM_FACTORY_SECRET or the config file)')
+    .option('--state <dir>', 'state directory (credentials, settings)')
+    .option('--server <uri>', 'bootstrap server, e.g. mqtt://gateway:1883')
+    .option('--host <kind>', 'auto, linux or simulated')
+    .option('--log-level <level>', 'log level')
+    .action(async (o: Record<string, string | undefined>) => {
+      const overrides: Record<string, unknown> = {};
+      if (o.endpoint) overrides.endpoint = o.endpoint;
+      if (o.factorySecret) overrides.factorySecret = o.factorySecret;
+      if (o.state) overrides.stateDir = o.state;
+      if (o.server) overrides.bootstrapServerUri = o.server;
+      if (o.host) overrides.host = o.host;
+      if (o.logLevel) overrides.logLevel = o.logLevel;
+      const config = loadAgentConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides });
+      const log = createLogger({ level: config.logLevel }).child({ endpoint: config.endpoint });
+      const agent = new Agent({
+        endpoint: config.endpoint,
+        factorySecret: config.factorySecret,
+        bootstrapServerUri: config.bootstrapServerUri,
+        stateDir: config.stateDir,
+        keepaliveSeconds: config.keepaliveSeconds,
+        reconnect: config.reconnect,
+        host: hostFor(config.host, config.endpoint),
+        log,
+      });
+      agent.start();
+      onShutdown(log, () => agent.stop());
+    });
+
+  program
+    .command('sim')
+    .description('run a fleet of simulated devices (the real agent on simulated hardware) against a gateway')
+    .option('-n, --count <n>', 'number of devices', int('count'), 20)
+    .option('--prefix <prefix>', 'endpoint name prefix', 'sim')
+    .option('--server <uri>', 'bootstrap server', 'mqtt://127.0.0.1:1883')
+    .option('--state <dir>', 'where the simulated devices keep their state', '.edgedm/sim')
+    .option('--no-import', 'do not register the fleet\'s factory identities with the gateway first')
+    .option('--keepalive <s>', 'MQTT keepalive in seconds', int('keepalive'), 30)
+    .option('--ramp <n>', 'devices started per second', int('ramp'), 200)
+    .option('--write-csv <file>', 'write the fleet\'s factory identities to this CSV file')
+    .option('--log-level <level>', 'log level', 'warn')
+    .action(async (o: SimFlags, cmd: Command) => {
+      const log = createLogger({ level: o.logLevel });
+      const stateDir = resolve(o.state);
+      const identities = simulatedIdentities({ count: o.count, prefix: o.prefix, fleetSecret: loadFleetSecret(stateDir) });
+      const csv = formatFactoryCsv(identities);
+      if (o.writeCsv) writeFileSync(o.writeCsv, csv, { mode: 0o600 });
+      if (o.import) {
+        const api = new ApiClient((cmd.optsWithGlobals() as { api?: string }).api ?? process.env.EDGEDM_API ?? DEFAULT_API);
+        const result = await api.post<{ created: number; updated: number }>('/api/v1/devices/import', csv, 'text/csv');
+        log.info(result, 'factory identities registered with the gateway');
+      }
+      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: o.server, stateDir, keepaliveSeconds: o.keepalive, rampPerSecond: o.ramp, log });
+      process.stdout.write(`simulating ${o.count} device(s) against ${o.server} (state in ${stateDir})\n`);
+      onShutdown(log, () => fleet.stop());
+    });
+
+  addGatewayFlags(program.command('demo').description('gateway plus a simulated fleet in one process, on embedded defaults'))
+    .option('-n, --count <n>', 'number of simulated devices', int('count'), 20)
+    .action(async (flags: GatewayFlags & { count: number }) => {
+      const config = loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' });
+      const log = createLogger({ level: config.logLevel });
+      const gateway = await Gateway.start(config, log);
+      const stateDir = join(resolve(config.dataDir), 'simulated-fleet');
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      const identities = simulatedIdentities({ count: flags.count, prefix: 'sim', fleetSecret: loadFleetSecret(stateDir) });
+      gateway.devices.importFactoryIdentities(identities);
+      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: gateway.mqttUrl, stateDir, log });
+      const started = Date.now();
+      await fleet.whenAllRegistered(60_000).catch(() => undefined);
+      const example = identities[0]!.endpoint;
+      const api = gateway.apiUrl;
+      const apiFlag = api === DEFAULT_API ? '' : ` --api ${api}`;
+      process.stdout.write(
+        [
+          '',
+          `edgedm ${EDGEDM_VERSION} demo: gateway with ${fleet.registeredCount}/${flags.count} simulated devices online (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+          `  MQTT broker  ${gateway.mqttUrl}`,
+          `  REST API     ${api}   (health: ${api}/healthz)`,
+          `  data         ${resolve(config.dataDir)}`,
+          '',
+          'Try, in another terminal:',
+          `  npx edgedm devices${apiFlag}`,
+          `  npx edgedm read ${example} /3/0${apiFlag}`,
+          `  npx edgedm read ${example} /3/0/0${apiFlag}`,
+          `  npx edgedm write ${example} /1/0/1 600${apiFlag}`,
+          `  npx edgedm exec ${example} /3/0/4${apiFlag}          # reboot`,
+          `  npx edgedm devices --target "group:north status:online"${apiFlag}`,
+          `  curl -s ${api}/api/v1/devices | head -c 600`,
+          `  curl -s -X POST ${api}/api/v1/devices/${example}/read -H 'content-type: application/json' -d '{"path":"/3/0/2"}'`,
+          '',
+          'Ctrl-C stops the gateway and the fleet; the registry stays in the data directory.',
+          '',
+        ].join('\n'),
+      );
+      onShutdown(log, async () => {
+        await fleet.stop();
+        await gateway.close();
+      });
+    });
+}
+
+interface SimFlags {
+  count: number;
+  prefix: string;
+  server: string;
+  state: string;
+  import: boolean;
+  keepalive: number;
+  ramp: number;
+  writeCsv?: string;
+  logLevel: string;
+}

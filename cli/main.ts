@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EDGEDM_VERSION } from '../common/version.js';
+import { CliError } from './api-client.js';
+import { registerDeviceCommands } from './commands/devices.js';
+import { registerOperationCommands } from './commands/operations.js';
+import { registerRunCommands } from './commands/run.js';
+
+const program = new Command('edgedm')
+  .description('Y.4702 device management: gateway, agent, simulated fleets and the operator CLI')
+  .version(EDGEDM_VERSION)
+  .option('--api <url>', 'gateway REST API (default: $EDGEDM_API or http://127.0.0.1:8080)')
+  .option('--json', 'machine-readable output')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerRunCommands(program);
+registerDeviceCommands(program);
+registerOperationCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(err instanceof CliError ? err.exitCode : 1);
+}

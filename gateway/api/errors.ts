@@ -1,0 +1,67 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../../common/logger.js';
+import { InvalidPathError, InvalidValueError } from '../../protocol/model/index.js';
+import { TargetSyntaxError } from '../../protocol/targets/index.js';
+import { DeviceLinkError } from '../device-link.js';
+import { DeviceUnavailableError } from '../fleet/device-commands.js';
+import { DeviceNotFoundError, InvalidLabelError } from '../store/device-repository.js';
+
+/** Every error body has this shape, so scripts can rely on `error.code`. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export const errorBodySchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+    },
+  },
+} as const;
+
+function classify(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof DeviceNotFoundError) return new ApiError(404, 'device_not_found', err.message);
+  if (err instanceof DeviceUnavailableError) return new ApiError(409, 'device_unavailable', err.message, { reason: err.reason });
+  if (err instanceof DeviceLinkError) {
+    if (err.kind === 'timeout') return new ApiError(504, 'device_timeout', err.message);
+    return new ApiError(503, 'device_unreachable', err.message);
+  }
+  if (err instanceof InvalidPathError) return new ApiError(400, 'invalid_path', err.message);
+  if (err instanceof InvalidValueError) return new ApiError(400, 'invalid_value', err.message);
+  if (err instanceof TargetSyntaxError) return new ApiError(400, 'invalid_target', err.message, { position: err.position });
+  if (err instanceof InvalidLabelError) return new ApiError(400, 'invalid_label', err.message);
+  const fe = err as FastifyError;
+  if (fe.validation) return new ApiError(400, 'invalid_request', fe.message);
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ApiError(fe.statusCode, fe.code?.toLowerCase() ?? 'bad_request', fe.message);
+  }
+  return new ApiError(500, 'internal_error', 'internal error');
+}
+
+export function errorHandler(log: Logger) {
+  return (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const apiError = classify(err);
+    if (apiError.statusCode >= 500 && apiError.code === 'internal_error') {
+      log.error({ err, method: request.method, url: request.url }, 'request failed');
+    }
+    const body: ApiErrorBody = { error: { code: apiError.code, message: apiError.message } };
+    if (apiError.details !== undefined) body.error.details = apiError.details;
+    void reply.status(apiError.statusCode).send(body);
+  };
+}

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { DeviceRepository } from '../../store/device-repository.js';
+
+/** For supervisors (systemd, Kubernetes): 200 while the gateway can reach its store. */
+export function healthRoutes(app: FastifyInstance, repo: DeviceRepository, startedAt: number, version: string): void {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              status: { type: 'string' },
+              version: { type: 'string' },
+              uptimeSeconds: { type: 'integer' },
+              devices: { type: 'object', additionalProperties: { type: 'integer' } },
+            },
+          },
+        },
+      },
+    },
+    async () => ({
+      status: 'ok',
+      version,
+      uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+      devices: repo.countByStatus(),
+    }),
+  );
+}

@@ -1,0 +1,47 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../../common/logger.js';
+import type { EventBus } from '../events.js';
+import type { DeviceCommands } from '../fleet/device-commands.js';
+import type { DeviceService } from '../fleet/device-service.js';
+import type { DeviceRepository } from '../store/device-repository.js';
+import { errorHandler } from './errors.js';
+import { deviceRoutes } from './routes/devices.js';
+import { eventRoutes } from './routes/events.js';
+import { groupRoutes } from './routes/groups.js';
+import { healthRoutes } from './routes/health.js';
+import { operationRoutes } from './routes/operations.js';
+
+export interface ApiDependencies {
+  repository: DeviceRepository;
+  devices: DeviceService;
+  commands: DeviceCommands;
+  events: EventBus;
+  log: Logger;
+  version: string;
+}
+
+/** The northbound REST API (Y.4702 clause 8.9). */
+export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+  }) as unknown as FastifyInstance;
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler(errorHandler(deps.log));
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api request');
+  });
+
+  const startedAt = Date.now();
+  healthRoutes(app, deps.repository, startedAt, deps.version);
+  deviceRoutes(app, deps.devices);
+  groupRoutes(app, deps.repository);
+  operationRoutes(app, deps.commands);
+  eventRoutes(app, deps.events);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,79 @@
+/**
+ * The seam between the fleet layer and the transports (Leshan's endpoint abstraction).
+ *
+ * The fleet layer (registry, commands, later queues and rollouts) reaches devices only through
+ * a DeviceLink; transports report what devices do through a DeviceSessionHandler. Neither side
+ * imports the other: an operation means the same thing over MQTT, CoAP and LwM2M.
+ */
+import type { Link, LwM2mPath, LwM2mRecord, Operation, OperationResult } from '../protocol/model/index.js';
+import type { TransportKind } from '../protocol/states.js';
+
+export interface SendOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface DeviceLink {
+  readonly transport: TransportKind;
+  /** Sends one operation and resolves with the device's result; rejects with a DeviceLinkError. */
+  send(endpoint: string, operation: Operation, options: SendOptions): Promise<OperationResult>;
+  isConnected(endpoint: string): boolean;
+  /** Drops the device's session at once (decommission, revoked credential). */
+  disconnect(endpoint: string, reason: string): void;
+}
+
+export type DeviceLinkErrorKind = 'timeout' | 'unreachable' | 'cancelled' | 'protocol';
+
+export class DeviceLinkError extends Error {
+  constructor(
+    readonly kind: DeviceLinkErrorKind,
+    readonly endpoint: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DeviceLinkError';
+  }
+}
+
+/** What authentication found: which identity of the device presented itself. */
+export type CredentialRole = 'factory' | 'operational';
+
+export interface RegistrationEvent {
+  transport: TransportKind;
+  lwm2mVersion: string;
+  lifetime: number;
+  binding: string;
+  queueMode: boolean;
+  objectLinks: Link[];
+  address: string | null;
+}
+
+export interface RegistrationUpdateEvent {
+  lifetime?: number;
+  objectLinks?: Link[];
+  address?: string | null;
+}
+
+export interface NotificationEvent {
+  observationId: string;
+  path: LwM2mPath;
+  sequence: number;
+  content: LwM2mRecord[];
+}
+
+/** Bootstrap-Write content for the Security (0) and Server (1) objects. */
+export interface BootstrapGrant {
+  content: LwM2mRecord[];
+}
+
+/** Implemented by the fleet layer; called by every transport. */
+export interface DeviceSessionHandler {
+  authenticate(endpoint: string, secret: string): CredentialRole | null;
+  bootstrap(endpoint: string, transport: TransportKind): BootstrapGrant;
+  connected(endpoint: string, role: CredentialRole, transport: TransportKind): void;
+  registered(endpoint: string, event: RegistrationEvent): void;
+  updated(endpoint: string, event: RegistrationUpdateEvent): void;
+  deregistered(endpoint: string, reason: string): void;
+  disconnected(endpoint: string, reason: string): void;
+  notified(endpoint: string, event: NotificationEvent): void;
+}

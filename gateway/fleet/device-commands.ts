@@ -1,0 +1,79 @@
+import type { Logger } from '../../common/logger.js';
+import { LwM2mPath, isSuccess, type Operation, type OperationResult } from '../../protocol/model/index.js';
+import type { TransportKind } from '../../protocol/states.js';
+import { DeviceLinkError, type DeviceLink } from '../device-link.js';
+import { DeviceNotFoundError, type DeviceRepository } from '../store/device-repository.js';
+import { deviceInfoFromRecords } from './device-info.js';
+
+export type DeviceUnavailableReason = 'decommissioned' | 'never-registered' | 'not-connected';
+
+export class DeviceUnavailableError extends Error {
+  constructor(
+    readonly endpoint: string,
+    readonly reason: DeviceUnavailableReason,
+  ) {
+    super(`${endpoint} is unavailable: ${reason.replace(/-/g, ' ')}`);
+    this.name = 'DeviceUnavailableError';
+  }
+}
+
+/**
+ * Sends one model operation to one device through the DeviceLink of the device's transport.
+ * The fleet layer never sees a transport, only this.
+ */
+export class DeviceCommands {
+  private readonly links = new Map<TransportKind, DeviceLink>();
+
+  constructor(
+    private readonly repo: DeviceRepository,
+    links: DeviceLink[],
+    private readonly defaultTimeoutMs: number,
+    private readonly log: Logger,
+  ) {
+    for (const link of links) this.links.set(link.transport, link);
+  }
+
+  /** Throws DeviceNotFoundError, DeviceUnavailableError, or DeviceLinkError (timeout, unreachable). */
+  async execute(endpoint: string, operation: Operation, timeoutMs = this.defaultTimeoutMs): Promise<OperationResult> {
+    const link = this.linkOf(endpoint);
+    const started = performance.now();
+    const result = await link.send(endpoint, operation, { timeoutMs });
+    this.log.debug(
+      { endpoint, op: operation.kind, path: operation.path.toString(), code: result.code, ms: Math.round(performance.now() - started) },
+      'operation completed',
+    );
+    return result;
+  }
+
+  /** Reads the Device object and stores identity and firmware version in the registry. */
+  async syncDeviceInfo(endpoint: string): Promise<void> {
+    try {
+      const result = await this.execute(endpoint, { kind: 'read', path: LwM2mPath.of(3, 0) });
+      const info = isSuccess(result.code) ? deviceInfoFromRecords(result.content ?? []) : undefined;
+      if (info) this.repo.updateInfo(endpoint, info, Date.now());
+    } catch (err) {
+      const reason = err instanceof DeviceLinkError || err instanceof DeviceUnavailableError ? err.message : err;
+      this.log.warn({ endpoint, reason }, 'could not read device information');
+    }
+  }
+
+  isConnected(endpoint: string): boolean {
+    for (const link of this.links.values()) if (link.isConnected(endpoint)) return true;
+    return false;
+  }
+
+  /** Closes the device's session on whichever transport it is connected. */
+  disconnect(endpoint: string, reason: string): void {
+    for (const link of this.links.values()) link.disconnect(endpoint, reason);
+  }
+
+  private linkOf(endpoint: string): DeviceLink {
+    const device = this.repo.get(endpoint);
+    if (!device) throw new DeviceNotFoundError(endpoint);
+    if (device.status === 'decommissioned') throw new DeviceUnavailableError(endpoint, 'decommissioned');
+    if (!device.transport) throw new DeviceUnavailableError(endpoint, 'never-registered');
+    const link = this.links.get(device.transport);
+    if (!link || !link.isConnected(endpoint)) throw new DeviceUnavailableError(endpoint, 'not-connected');
+    return link;
+  }
+}

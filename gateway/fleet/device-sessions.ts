@@ -1,0 +1,132 @@
+import type { Logger } from '../../common/logger.js';
+import type { DeviceStatus, TransportKind } from '../../protocol/states.js';
+import { recordToJson } from '../../protocol/model/index.js';
+import type {
+  BootstrapGrant,
+  CredentialRole,
+  DeviceSessionHandler,
+  NotificationEvent,
+  RegistrationEvent,
+  RegistrationUpdateEvent,
+} from '../device-link.js';
+import type { EventBus } from '../events.js';
+import { generateSecret, hashSecret, verifySecret } from '../security/secrets.js';
+import type { DeviceRepository } from '../store/device-repository.js';
+import { serverAccountContent } from './bootstrap-grant.js';
+import { deviceInfoFromRecords } from './device-info.js';
+
+export interface DeviceSessionsOptions {
+  repository: DeviceRepository;
+  events: EventBus;
+  log: Logger;
+  /** The DM server URI each transport hands out at bootstrap. */
+  serverUriFor(transport: TransportKind): string;
+  bindingFor(transport: TransportKind): string;
+  lifetimeSeconds: number;
+  now?: () => number;
+}
+
+/**
+ * The fleet layer's side of every device session: who a device is (authentication against the
+ * registry), what it is given at bootstrap, and its status as sessions come and go.
+ */
+export class DeviceSessions implements DeviceSessionHandler {
+  private readonly repo: DeviceRepository;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: DeviceSessionsOptions) {
+    this.repo = opts.repository;
+    this.now = opts.now ?? Date.now;
+  }
+
+  authenticate(endpoint: string, secret: string): CredentialRole | null {
+    const device = this.repo.get(endpoint);
+    if (!device || device.status === 'decommissioned') return null;
+    if (device.credentialHash && verifySecret(secret, device.credentialHash)) return 'operational';
+    if (device.factorySecretHash && verifySecret(secret, device.factorySecretHash)) return 'factory';
+    return null;
+  }
+
+  bootstrap(endpoint: string, transport: TransportKind): BootstrapGrant {
+    const secret = generateSecret();
+    // Only the hash is kept: a leaked database does not let anyone impersonate a device.
+    this.repo.setOperationalCredential(endpoint, hashSecret(secret), this.now());
+    this.opts.log.info({ endpoint, transport }, 'issued an operational credential');
+    return {
+      content: serverAccountContent({
+        serverUri: this.opts.serverUriFor(transport),
+        endpoint,
+        secret,
+        lifetimeSeconds: this.opts.lifetimeSeconds,
+        binding: this.opts.bindingFor(transport),
+      }),
+    };
+  }
+
+  connected(endpoint: string, role: CredentialRole): void {
+    if (role === 'factory') this.setStatus(endpoint, 'bootstrapping');
+    else this.repo.touch(endpoint, this.now());
+  }
+
+  registered(endpoint: string, event: RegistrationEvent): void {
+    const previous = this.repo.get(endpoint)?.status ?? null;
+    const at = this.now();
+    this.repo.recordRegistration(endpoint, { ...event, at });
+    this.opts.log.info({ endpoint, transport: event.transport, lifetime: event.lifetime }, 'device registered');
+    this.opts.events.publish({ type: 'device.registered', endpoint, transport: event.transport, at });
+    if (previous !== 'online') this.opts.events.publish({ type: 'device.status', endpoint, status: 'online', previous, at });
+  }
+
+  updated(endpoint: string, event: RegistrationUpdateEvent): void {
+    const device = this.repo.get(endpoint);
+    if (!device?.transport) return;
+    const at = this.now();
+    this.repo.recordRegistration(endpoint, {
+      transport: device.transport,
+      lwm2mVersion: device.lwm2mVersion ?? '1.1',
+      lifetime: event.lifetime ?? device.lifetime ?? this.opts.lifetimeSeconds,
+      binding: device.binding ?? '',
+      queueMode: device.queueMode,
+      objectLinks: event.objectLinks ?? device.objectLinks,
+      address: event.address !== undefined ? event.address : device.address,
+      at,
+    });
+    if (device.status !== 'online') this.opts.events.publish({ type: 'device.status', endpoint, status: 'online', previous: device.status, at });
+  }
+
+  deregistered(endpoint: string, reason: string): void {
+    this.opts.log.info({ endpoint, reason }, 'device deregistered');
+    this.setStatus(endpoint, 'offline');
+  }
+
+  disconnected(endpoint: string, reason: string): void {
+    this.opts.log.info({ endpoint, reason }, 'device disconnected');
+    this.setStatus(endpoint, 'offline');
+  }
+
+  notified(endpoint: string, event: NotificationEvent): void {
+    const at = this.now();
+    this.repo.touch(endpoint, at);
+    const info = deviceInfoFromRecords(event.content);
+    if (info) {
+      this.repo.updateInfo(endpoint, info, at);
+      this.opts.events.publish({ type: 'device.info', endpoint, at });
+    }
+    this.opts.events.publish({
+      type: 'device.notification',
+      endpoint,
+      observationId: event.observationId,
+      path: event.path.toString(),
+      content: event.content.map(recordToJson),
+      at,
+    });
+  }
+
+  private setStatus(endpoint: string, status: DeviceStatus): void {
+    const device = this.repo.get(endpoint);
+    if (!device || device.status === status || device.status === 'decommissioned') return;
+    const at = this.now();
+    this.repo.setStatus(endpoint, status, at);
+    this.opts.events.publish({ type: 'device.status', endpoint, status, previous: device.status, at });
+  }
+}

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../common/logger.js';
+import { EDGEDM_VERSION } from '../common/version.js';
+import { buildApi } from './api/server.js';
+import type { GatewayConfig } from './config.js';
+import { EventBus } from './events.js';
+import { MQTT_BINDING } from './fleet/bootstrap-grant.js';
+import { DeviceCommands } from './fleet/device-commands.js';
+import { DeviceService } from './fleet/device-service.js';
+import { DeviceSessions } from './fleet/device-sessions.js';
+import { openDatabase, type Database } from './store/database.js';
+import { DeviceRepository } from './store/device-repository.js';
+import { MqttTransport } from './transports/mqtt/mqtt-transport.js';
+
+/**
+ * The composition root: store → fleet layer → transports → API. Start order matters only here;
+ * each part receives what it uses and nothing else.
+ */
+export class Gateway {
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly repository: DeviceRepository,
+    readonly devices: DeviceService,
+    readonly commands: DeviceCommands,
+    readonly events: EventBus,
+    private readonly db: Database,
+    private readonly mqtt: MqttTransport,
+    private readonly api: FastifyInstance,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
+    const db = openDatabase(config.dataDir, log.child({ component: 'store' }));
+    const repository = new DeviceRepository(db);
+    const wentOffline = repository.markAllOffline(Date.now());
+    if (wentOffline > 0) log.info({ devices: wentOffline }, 'marked devices offline until they reconnect');
+
+    const events = new EventBus();
+    let mqtt: MqttTransport | undefined;
+    const sessions = new DeviceSessions({
+      repository,
+      events,
+      log: log.child({ component: 'sessions' }),
+      serverUriFor: () => config.bootstrap.serverUri ?? `mqtt://${config.mqtt.host}:${mqtt?.port ?? config.mqtt.port}`,
+      bindingFor: () => MQTT_BINDING,
+      lifetimeSeconds: config.devices.lifetimeSeconds,
+    });
+    try {
+      mqtt = await MqttTransport.start({
+        host: config.mqtt.host,
+        port: config.mqtt.port,
+        maxMessageBytes: config.mqtt.maxMessageBytes,
+        handler: sessions,
+        log: log.child({ component: 'mqtt' }),
+      });
+      const commands = new DeviceCommands(repository, [mqtt.link], config.devices.requestTimeoutMs, log.child({ component: 'commands' }));
+      events.subscribe((event) => {
+        if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
+      });
+      const devices = new DeviceService(repository, commands, events, log.child({ component: 'devices' }));
+      const api = await buildApi({ repository, devices, commands, events, log: log.child({ component: 'api' }), version: EDGEDM_VERSION });
+      await api.listen({ host: config.api.host, port: config.api.port });
+      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log);
+      log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
+      return gateway;
+    } catch (err) {
+      await mqtt?.close();
+      db.close();
+      throw err;
+    }
+  }
+
+  get mqttPort(): number {
+    return this.mqtt.port;
+  }
+
+  get apiPort(): number {
+    const address = this.api.server.address();
+    return typeof address === 'object' && address ? address.port : this.config.api.port;
+  }
+
+  get apiUrl(): string {
+    const host = this.config.api.host.includes(':') ? `[${this.config.api.host}]` : this.config.api.host;
+    return `http://${host}:${this.apiPort}`;
+  }
+
+  get mqttUrl(): string {
+    return `mqtt://${this.config.mqtt.host}:${this.mqttPort}`;
+  }
+
+  async close(): Promise<void> {
+    await this.api.close();
+    await this.mqtt.close();
+    this.db.close();
+    this.log.info('gateway stopped');
+  }
+}

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../common/logger.js';
+import { DEFAULT_GATEWAY_CONFIG, type GatewayConfig } from '../../gateway/config.js';
+import { Gateway } from '../../gateway/gateway.js';
+import { SimulatedFleet } from '../../simulators/fleet.js';
+import { simulatedIdentities, type SimulatedIdentity } from '../../simulators/identities.js';
+
+export const testLog = createLogger({ level: process.env.EDGEDM_TEST_LOG_LEVEL ?? 'silent' });
+
+export function tempDir(prefix = 'edgedm-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function gatewayConfig(dataDir: string, overrides: Partial<GatewayConfig> = {}): GatewayConfig {
+  return {
+    ...DEFAULT_GATEWAY_CONFIG,
+    dataDir,
+    logLevel: 'silent',
+    mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port: 0 },
+    api: { host: '127.0.0.1', port: 0 },
+    devices: { ...DEFAULT_GATEWAY_CONFIG.devices, requestTimeoutMs: 5000 },
+    ...overrides,
+  };
+}
+
+export async function startGateway(dataDir: string, overrides: Partial<GatewayConfig> = {}): Promise<Gateway> {
+  return Gateway.start(gatewayConfig(dataDir, overrides), testLog);
+}
+
+export function testIdentities(count: number, prefix = 'dev'): SimulatedIdentity[] {
+  return simulatedIdentities({ count, prefix, fleetSecret: 'test-fleet-secret-0123456789abcdef' });
+}
+
+/** Imports the identities into the gateway and starts them as simulated devices. */
+export function startFleet(gateway: Gateway, identities: SimulatedIdentity[], stateDir: string, keepaliveSeconds = 30): SimulatedFleet {
+  gateway.devices.importFactoryIdentities(identities);
+  return SimulatedFleet.start({
+    identities,
+    bootstrapServerUri: gateway.mqttUrl,
+    stateDir,
+    keepaliveSeconds,
+    reconnect: { minDelayMs: 100, maxDelayMs: 1000 },
+    log: testLog,
+  });
+}
+
+export async function api<T = unknown>(gateway: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.headers = { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json' };
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+  }
+  const response = await fetch(`${gateway.apiUrl}${path}`, init);
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
