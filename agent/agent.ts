@@ -133,7 +133,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const current = this.current;
     this.current = undefined;
     if (!current) return;
-    current.observations.cancelAll();
+    current.observations.close();
     await current.binding.stop(graceful);
   }
 

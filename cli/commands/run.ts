@@ -6,6 +6,7 @@ import { Agent } from '../../agent/agent.js';
 import { loadAgentConfig } from '../../agent/config.js';
 import type { HostAdapter } from '../../agent/host/host-adapter.js';
 import { LinuxHost } from '../../agent/host/linux-host.js';
+import type { DeepPartial } from '../../common/config.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { EDGEDM_VERSION } from '../../common/version.js';
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
@@ -16,7 +17,7 @@ import { SimulatedHost } from '../../simulators/hardware/simulated-host.js';
 import { loadFleetSecret, simulatedIdentities } from '../../simulators/identities.js';
 import { ApiClient, CliError, DEFAULT_API } from '../api-client.js';
 
-type DeepPartialGateway = Parameters<typeof loadGatewayConfig>[0]['overrides'];
+type DeepPartialGateway = DeepPartial<GatewayConfig>;
 
 function int(name: string) {
   return (v: string) => {

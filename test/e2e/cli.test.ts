@@ -7,7 +7,7 @@ import { startFleet, startGateway, tempDir, testIdentities } from '../support/ha
 import { runCli } from '../support/cli.js';
 import { waitFor } from '../support/wait.js';
 
-describe('operator CLI against a running gateway', () => {
+describe('operator CLI against a running gateway', async () => {
   const dir = tempDir();
   const identities = testIdentities(2, 'cli');
   let gateway: Gateway;
@@ -28,8 +28,8 @@ describe('operator CLI against a running gateway', () => {
     dir.remove();
   });
 
-  test('devices --json lists every device online', () => {
-    const r = cli('devices', '--json');
+  test('devices --json lists every device online', async () => {
+    const r = await cli('devices', '--json');
     assert.equal(r.status, 0, r.stderr);
     const page = JSON.parse(r.stdout) as { total: number; items: { endpoint: string; status: string }[] };
     assert.equal(page.total, 2);
@@ -39,31 +39,31 @@ describe('operator CLI against a running gateway', () => {
     );
   });
 
-  test('devices prints a table and filters by target expression', () => {
-    const all = cli('devices');
+  test('devices prints a table and filters by target expression', async () => {
+    const all = await cli('devices');
     assert.equal(all.status, 0, all.stderr);
     assert.match(all.stdout, /^ENDPOINT\s+STATUS\s+TRANSPORT/m);
     assert.match(all.stdout, new RegExp(`^${identities[0]!.endpoint}\\s+online\\s+mqtt`, 'm'));
-    const filtered = cli('devices', '--target', `id:${identities[1]!.endpoint}`, '--json');
+    const filtered = await cli('devices', '--target', `id:${identities[1]!.endpoint}`, '--json');
     assert.deepEqual((JSON.parse(filtered.stdout) as { items: { endpoint: string }[] }).items.map((d) => d.endpoint), [identities[1]!.endpoint]);
-    const bad = cli('devices', '--target', 'colour:red');
+    const bad = await cli('devices', '--target', 'colour:red');
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /^error: .*unknown key "colour"/);
   });
 
-  test('read prints the manufacturer and the serial number', () => {
+  test('read prints the manufacturer and the serial number', async () => {
     const ep = identities[0]!.endpoint;
-    const manufacturer = cli('read', ep, '/3/0/0');
+    const manufacturer = await cli('read', ep, '/3/0/0');
     assert.equal(manufacturer.status, 0, manufacturer.stderr);
     assert.equal(manufacturer.stdout.trim(), 'edgedm simulated devices');
-    const serial = cli('read', ep, '/3/0/2');
+    const serial = await cli('read', ep, '/3/0/2');
     assert.equal(serial.stdout.trim(), identities[0]!.serialNumber);
-    const instance = cli('read', ep, '/3/0');
+    const instance = await cli('read', ep, '/3/0');
     assert.match(instance.stdout, /^\/3\/0\/2\s+SN/m);
   });
 
-  test('a read of a missing path prints a 4.04 error and exits non-zero', () => {
-    const r = cli('read', identities[0]!.endpoint, '/3/0/99');
+  test('a read of a missing path prints a 4.04 error and exits non-zero', async () => {
+    const r = await cli('read', identities[0]!.endpoint, '/3/0/99');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^error: 4\.04 Not Found/);
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
@@ -71,38 +71,38 @@ describe('operator CLI against a running gateway', () => {
 
   test('write then read back; exec reboot', async () => {
     const ep = identities[1]!.endpoint;
-    assert.equal(cli('write', ep, '/3/0/14', '+02:00').status, 0);
-    assert.equal(cli('read', ep, '/3/0/14').stdout.trim(), '+02:00');
-    const reboot = cli('exec', ep, '/3/0/4');
+    assert.equal((await cli('write', ep, '/3/0/14', '+02:00')).status, 0);
+    assert.equal((await cli('read', ep, '/3/0/14')).stdout.trim(), '+02:00');
+    const reboot = await cli('exec', ep, '/3/0/4');
     assert.equal(reboot.status, 0, reboot.stderr);
     assert.match(reboot.stdout, /2\.04 Changed/);
     await waitFor('device back after reboot', () => gateway.repository.get(ep)?.status === 'online' && fleet.agent(ep)!.registered);
   });
 
-  test('discover, tag, group and import', () => {
+  test('discover, tag, group and import', async () => {
     const ep = identities[0]!.endpoint;
-    const discover = cli('discover', ep, '/3/0');
+    const discover = await cli('discover', ep, '/3/0');
     assert.equal(discover.status, 0, discover.stderr);
     assert.match(discover.stdout, /^<\/3\/0\/0>/m);
-    const tag = cli('tag', ep, 'rooftop');
+    const tag = await cli('tag', ep, 'rooftop');
     assert.match(tag.stdout, /rooftop/);
-    assert.equal(cli('group', ep, 'zone-7').status, 0);
-    const filtered = JSON.parse(cli('devices', '--target', 'tag:rooftop group:zone-7', '--json').stdout) as { total: number };
+    assert.equal((await cli('group', ep, 'zone-7')).status, 0);
+    const filtered = JSON.parse((await cli('devices', '--target', 'tag:rooftop group:zone-7', '--json')).stdout) as { total: number };
     assert.equal(filtered.total, 1);
     const csv = `${dir.path}/factory.csv`;
     writeFileSync(csv, 'endpoint,secret,model\nnew-device-1,0123456789abcdef0123,EDM-X\n');
-    const imported = cli('devices', 'import', csv);
+    const imported = await cli('devices', 'import', csv);
     assert.equal(imported.status, 0, imported.stderr);
     assert.match(imported.stdout, /imported 1 new/);
     writeFileSync(csv, 'endpoint,secret\nbad name,Zq9tinyXYZ\n');
-    const rejected = cli('devices', 'import', csv);
+    const rejected = await cli('devices', 'import', csv);
     assert.notEqual(rejected.status, 0);
     assert.match(rejected.stderr, /line 2/);
     assert.doesNotMatch(rejected.stderr, /Zq9tinyXYZ/, 'the secret is never echoed');
   });
 
-  test('an unreachable API gives a one-line error', () => {
-    const r = runCli(['--api', 'http://127.0.0.1:1', 'devices']);
+  test('an unreachable API gives a one-line error', async () => {
+    const r = await runCli(['--api', 'http://127.0.0.1:1', 'devices']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot reach the gateway API/);
   });

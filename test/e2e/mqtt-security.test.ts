@@ -6,6 +6,7 @@ import type { Gateway } from '../../gateway/gateway.js';
 import { topicFor } from '../../protocol/mqtt/topics.js';
 import type { SimulatedFleet } from '../../simulators/fleet.js';
 import { api, startFleet, startGateway, tempDir, testIdentities } from '../support/harness.js';
+import { runProcess } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 
 /** Connects with mqtt.js and reports the CONNACK outcome: the client, or the refusal code. */
@@ -127,16 +128,16 @@ describe('MQTT access control', () => {
     await agentA.stop();
     try {
       const port = new URL(url).port;
-      const r = spawnSync(
+      const r = await runProcess(
         'mosquitto_sub',
         ['-h', '127.0.0.1', '-p', port, '-i', a!.endpoint, '-u', cred.identity, '-P', cred.secret, '-t', topicFor(b!.endpoint, 'req'), '-q', '1', '-C', '1', '-W', '3'],
-        { encoding: 'utf8', timeout: 10_000 },
+        { timeoutMs: 10_000 },
       );
       assert.match(`${r.stdout}${r.stderr}`, /refused|denied|not authori[sz]ed|fail/i);
-      const wrongPassword = spawnSync(
+      const wrongPassword = await runProcess(
         'mosquitto_sub',
         ['-h', '127.0.0.1', '-p', port, '-i', a!.endpoint, '-u', a!.endpoint, '-P', 'wrong-password-value', '-t', topicFor(a!.endpoint, 'req'), '-C', '1', '-W', '3'],
-        { encoding: 'utf8', timeout: 10_000 },
+        { timeoutMs: 10_000 },
       );
       assert.notEqual(wrongPassword.status, 0);
       assert.match(wrongPassword.stderr, /not authori[sz]ed|bad user name or password|refused/i);

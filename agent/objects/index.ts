@@ -1,0 +1,65 @@
+import type { Logger } from '../../common/logger.js';
+import { defaultObjectRegistry, ObjectId } from '../../protocol/model/objects/index.js';
+import type { HostAdapter } from '../host/host-adapter.js';
+import type { StateStore } from '../state/state-store.js';
+import { ConnectivityMonitoringObject } from './connectivity-object.js';
+import { DeviceObject, type DeviceActions } from './device-object.js';
+import { EventLogObject } from './event-log-object.js';
+import { LwM2mObject } from './lwm2m-object.js';
+import { ObjectTree } from './object-tree.js';
+import { SecurityObject, type FactoryIdentity } from './security-object.js';
+import { ServerObject, type ServerActions, type ServerInstance } from './server-object.js';
+
+export { OperationError, ObjectInstance, type ResourceContent, type ResourceImpl } from './instance.js';
+export { LwM2mObject, type CallerRole } from './lwm2m-object.js';
+export { ObjectTree } from './object-tree.js';
+export { LogClass, type LogEntry, type LogSeverity } from './event-log-object.js';
+export type { FactoryIdentity, ServerAccount } from './security-object.js';
+
+export type AgentActions = DeviceActions & ServerActions;
+
+export interface AgentObjectsOptions {
+  host: HostAdapter;
+  state: StateStore;
+  factory: FactoryIdentity;
+  /** Binding letters for /3/0/16, e.g. "M" for MQTT. */
+  supportedBindings: string;
+  actions: AgentActions;
+  log: Logger;
+}
+
+export interface AgentObjects {
+  tree: ObjectTree;
+  device: DeviceObject;
+  security: SecurityObject;
+  server: ServerObject;
+  connectivity: ConnectivityMonitoringObject;
+  eventLog: EventLogObject;
+  /** The DM server accounts (Object 1 instances), by instance id. */
+  servers(): ServerInstance[];
+}
+
+/** Builds the agent's object tree from its state and host. */
+export function createAgentObjects(opts: AgentObjectsOptions): AgentObjects {
+  const { host, state, log, actions } = opts;
+  const tree = new ObjectTree();
+  const security = new SecurityObject(state, opts.factory, log);
+  const server = new ServerObject(state, actions, log);
+  const device = new DeviceObject(host, state, opts.supportedBindings, actions);
+  const connectivity = new ConnectivityMonitoringObject(host);
+  const eventLog = new EventLogObject(state, () => host.now());
+
+  tree.add(security);
+  tree.add(server);
+  tree.add(single(ObjectId.DEVICE, device));
+  tree.add(single(ObjectId.CONNECTIVITY_MONITORING, connectivity));
+  tree.add(single(ObjectId.EVENT_LOG, eventLog));
+
+  return { tree, device, security, server, connectivity, eventLog, servers: () => server.instancesOf() };
+}
+
+function single(objectId: number, instance: DeviceObject | ConnectivityMonitoringObject | EventLogObject): LwM2mObject {
+  const object = new LwM2mObject(defaultObjectRegistry.get(objectId)!);
+  object.add(instance);
+  return object;
+}

@@ -1,0 +1,165 @@
+import type { Logger } from '../../common/logger.js';
+import { LwM2mPath, ResultCode, recordToJson, type LwM2mRecord, type OperationResult } from '../../protocol/model/index.js';
+import { ServerResource } from '../../protocol/model/objects/index.js';
+import type { ObjectTree } from '../objects/object-tree.js';
+
+export interface Notification {
+  observationId: string;
+  path: LwM2mPath;
+  sequence: number;
+  content: LwM2mRecord[];
+}
+
+export interface ObservationManagerOptions {
+  tree: ObjectTree;
+  notify(notification: Notification): void;
+  log: Logger;
+}
+
+interface Observation {
+  id: string;
+  path: LwM2mPath;
+  sequence: number;
+  lastSentAt: number;
+  lastContent: string;
+  lastNumber: number | undefined;
+  pending: NodeJS.Timeout | undefined;
+  maxTimer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * LwM2M Observe on the agent side: one observation per path (a new Observe replaces it),
+ * notifications on change, shaped by the Write-Attributes in force (pmin, pmax, gt, lt, st)
+ * and the server's default periods (/1/x/2, /1/x/3).
+ */
+export class ObservationManager {
+  private readonly observations = new Map<string, Observation>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: ObservationManagerOptions) {
+    this.unsubscribe = opts.tree.onChange((path) => this.changed(path));
+  }
+
+  get size(): number {
+    return this.observations.size;
+  }
+
+  /** Starts (or restarts) observing a path; the result is the current value, as a read's. */
+  async observe(id: string, path: LwM2mPath): Promise<OperationResult> {
+    const result = await this.opts.tree.handle({ kind: 'read', path }, 'server');
+    if (result.code !== ResultCode.CONTENT) return result;
+    this.cancel(path);
+    const content = result.content ?? [];
+    const observation: Observation = {
+      id,
+      path,
+      sequence: 0,
+      lastSentAt: Date.now(),
+      lastContent: serialise(content),
+      lastNumber: numberOf(content),
+      pending: undefined,
+      maxTimer: undefined,
+    };
+    this.observations.set(path.toString(), observation);
+    this.armMaxPeriod(observation);
+    return result;
+  }
+
+  cancel(path: LwM2mPath): boolean {
+    const observation = this.observations.get(path.toString());
+    if (!observation) return false;
+    this.stop(observation);
+    return true;
+  }
+
+  cancelAll(): void {
+    for (const observation of [...this.observations.values()]) this.stop(observation);
+  }
+
+  /** Stops listening to the tree for good (the agent is shutting down this tree). */
+  close(): void {
+    this.cancelAll();
+    this.unsubscribe();
+  }
+
+  private stop(observation: Observation): void {
+    clearTimeout(observation.pending);
+    clearTimeout(observation.maxTimer);
+    this.observations.delete(observation.path.toString());
+  }
+
+  private changed(path: LwM2mPath): void {
+    for (const observation of this.observations.values()) {
+      if (observation.pending || !(path.startsWith(observation.path) || observation.path.startsWith(path))) continue;
+      const wait = Math.max(0, observation.lastSentAt + this.periods(observation.path).pmin * 1000 - Date.now());
+      observation.pending = setTimeout(() => {
+        observation.pending = undefined;
+        this.evaluate(observation, false);
+      }, wait);
+      observation.pending.unref();
+    }
+  }
+
+  private evaluate(observation: Observation, periodic: boolean): void {
+    if (this.observations.get(observation.path.toString()) !== observation) return;
+    let content: LwM2mRecord[];
+    try {
+      content = this.opts.tree.read(observation.path, 'server');
+    } catch (err) {
+      // The observed path went away (instance deleted): the observation ends with it.
+      this.opts.log.info({ path: observation.path.toString(), reason: (err as Error).message }, 'observation ended');
+      this.stop(observation);
+      return;
+    }
+    const serialised = serialise(content);
+    if (!periodic && (serialised === observation.lastContent || !this.passesThresholds(observation, content))) return;
+    observation.sequence++;
+    observation.lastSentAt = Date.now();
+    observation.lastContent = serialised;
+    observation.lastNumber = numberOf(content);
+    this.armMaxPeriod(observation);
+    this.opts.notify({ observationId: observation.id, path: observation.path, sequence: observation.sequence, content });
+  }
+
+  /** gt/lt notify when the value crosses them, st when it moved at least that far (LwM2M 1.1 §5.1.2). */
+  private passesThresholds(observation: Observation, content: LwM2mRecord[]): boolean {
+    const { gt, lt, st } = this.opts.tree.attributesAt(observation.path);
+    const value = numberOf(content);
+    const last = observation.lastNumber;
+    if (value === undefined || last === undefined || (gt === undefined && lt === undefined && st === undefined)) return true;
+    if (gt !== undefined && (last > gt) !== (value > gt)) return true;
+    if (lt !== undefined && (last < lt) !== (value < lt)) return true;
+    if (st !== undefined && Math.abs(value - last) >= st) return true;
+    return false;
+  }
+
+  private armMaxPeriod(observation: Observation): void {
+    clearTimeout(observation.maxTimer);
+    const { pmax, pmin } = this.periods(observation.path);
+    if (!pmax || pmax < pmin) return;
+    observation.maxTimer = setTimeout(() => this.evaluate(observation, true), pmax * 1000);
+    observation.maxTimer.unref();
+  }
+
+  private periods(path: LwM2mPath): { pmin: number; pmax: number | undefined } {
+    const attributes = this.opts.tree.attributesAt(path);
+    const server = this.opts.tree.object(1)?.sortedInstances()[0];
+    const defaultPmin = server?.read(ServerResource.DEFAULT_MINIMUM_PERIOD);
+    const defaultPmax = server?.read(ServerResource.DEFAULT_MAXIMUM_PERIOD);
+    return {
+      pmin: attributes.pmin ?? (typeof defaultPmin === 'number' ? defaultPmin : 0),
+      pmax: attributes.pmax ?? (typeof defaultPmax === 'number' ? defaultPmax : undefined),
+    };
+  }
+}
+
+function serialise(content: LwM2mRecord[]): string {
+  return JSON.stringify(content.map(recordToJson));
+}
+
+/** The value of a single numeric resource, for thresholds. */
+function numberOf(content: LwM2mRecord[]): number | undefined {
+  if (content.length !== 1) return undefined;
+  const v = content[0]!.value;
+  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+}

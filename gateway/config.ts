@@ -1,0 +1,69 @@
+import { ConfigError, loadLayeredConfig, requireLogLevel, requirePort, requirePositiveInteger, type ConfigSources, type ConfigSpec } from '../common/config.js';
+
+/** The gateway's settings. Every default is documented in docs/configuration.md. */
+export interface GatewayConfig {
+  /** Registry database and other state. */
+  dataDir: string;
+  logLevel: string;
+  mqtt: {
+    /** Listen address; loopback unless told otherwise, so a fresh install exposes nothing. */
+    host: string;
+    port: number;
+    /** Larger publishes are refused and the sender disconnected. */
+    maxMessageBytes: number;
+  };
+  api: { host: string; port: number };
+  devices: {
+    /** How long an operation on a device may take before the API answers 504. */
+    requestTimeoutMs: number;
+    /** Registration lifetime handed out at bootstrap (LwM2M Server object, /1/0/1). */
+    lifetimeSeconds: number;
+  };
+  bootstrap: {
+    /** The server URI devices are told to use; null derives it from the MQTT listener. */
+    serverUri: string | null;
+  };
+}
+
+export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
+  dataDir: './data',
+  logLevel: 'info',
+  mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024 },
+  api: { host: '127.0.0.1', port: 8080 },
+  devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300 },
+  bootstrap: { serverUri: null },
+}) as GatewayConfig;
+
+export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
+  name: 'gateway',
+  defaults: DEFAULT_GATEWAY_CONFIG,
+  nullableStrings: ['bootstrap.serverUri'],
+  env: {
+    EDGEDM_DATA_DIR: { key: 'dataDir', type: 'string' },
+    EDGEDM_LOG_LEVEL: { key: 'logLevel', type: 'string' },
+    EDGEDM_MQTT_HOST: { key: 'mqtt.host', type: 'string' },
+    EDGEDM_MQTT_PORT: { key: 'mqtt.port', type: 'integer' },
+    EDGEDM_MQTT_MAX_MESSAGE_BYTES: { key: 'mqtt.maxMessageBytes', type: 'integer' },
+    EDGEDM_API_HOST: { key: 'api.host', type: 'string' },
+    EDGEDM_API_PORT: { key: 'api.port', type: 'integer' },
+    EDGEDM_REQUEST_TIMEOUT_MS: { key: 'devices.requestTimeoutMs', type: 'integer' },
+    EDGEDM_LIFETIME_SECONDS: { key: 'devices.lifetimeSeconds', type: 'integer' },
+    EDGEDM_BOOTSTRAP_SERVER_URI: { key: 'bootstrap.serverUri', type: 'string' },
+  },
+  validate(c) {
+    requireLogLevel(c.logLevel);
+    if (!c.dataDir) throw new ConfigError('"dataDir" must not be empty');
+    requirePort('mqtt.port', c.mqtt.port);
+    requirePort('api.port', c.api.port);
+    requirePositiveInteger('mqtt.maxMessageBytes', c.mqtt.maxMessageBytes, 1024);
+    requirePositiveInteger('devices.requestTimeoutMs', c.devices.requestTimeoutMs, 100);
+    requirePositiveInteger('devices.lifetimeSeconds', c.devices.lifetimeSeconds, 10);
+    if (c.bootstrap.serverUri !== null && !/^mqtts?:\/\/[^/]+/.test(c.bootstrap.serverUri)) {
+      throw new ConfigError(`"bootstrap.serverUri" must be an mqtt:// or mqtts:// URI, got "${c.bootstrap.serverUri}"`);
+    }
+  },
+};
+
+export function loadGatewayConfig(sources: ConfigSources<GatewayConfig> = {}): GatewayConfig {
+  return loadLayeredConfig(GATEWAY_CONFIG_SPEC, sources);
+}

@@ -1,0 +1,84 @@
+import type { Database } from './database.js';
+
+/**
+ * Schema migrations, applied in order and recorded in `schema_migrations`. Never edit a
+ * released migration: add the next one. Each runs in its own transaction.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'device registry',
+    sql: `
+      CREATE TABLE devices (
+        endpoint             TEXT PRIMARY KEY,
+        status               TEXT NOT NULL DEFAULT 'offline',
+        transport            TEXT,
+        factory_secret_hash  TEXT,
+        credential_hash      TEXT,
+        credential_issued_at INTEGER,
+        lwm2m_version        TEXT,
+        binding              TEXT,
+        lifetime             INTEGER,
+        queue_mode           INTEGER NOT NULL DEFAULT 0,
+        address              TEXT,
+        object_links         TEXT NOT NULL DEFAULT '[]',
+        manufacturer         TEXT,
+        model                TEXT,
+        serial_number        TEXT,
+        firmware_version     TEXT,
+        last_seen            INTEGER,
+        registered_at        INTEGER,
+        created_at           INTEGER NOT NULL,
+        updated_at           INTEGER NOT NULL,
+        decommissioned_at    INTEGER
+      );
+      CREATE INDEX devices_status ON devices (status);
+
+      CREATE TABLE device_tags (
+        endpoint TEXT NOT NULL REFERENCES devices (endpoint) ON DELETE CASCADE,
+        tag      TEXT NOT NULL,
+        PRIMARY KEY (endpoint, tag)
+      );
+      CREATE INDEX device_tags_tag ON device_tags (tag);
+
+      CREATE TABLE groups (
+        name        TEXT PRIMARY KEY,
+        description TEXT,
+        created_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE device_groups (
+        endpoint   TEXT NOT NULL REFERENCES devices (endpoint) ON DELETE CASCADE,
+        group_name TEXT NOT NULL REFERENCES groups (name) ON DELETE CASCADE,
+        PRIMARY KEY (endpoint, group_name)
+      );
+      CREATE INDEX device_groups_group ON device_groups (group_name);
+    `,
+  },
+];
+
+/** Applies the pending migrations; returns the versions applied. Refuses a database from a newer release. */
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const current = (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`the database schema is version ${current}, newer than this edgedm release knows (${latest}); upgrade edgedm`);
+  }
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+    applied.push(m.version);
+  }
+  return applied;
+}

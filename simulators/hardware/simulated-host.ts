@@ -1,0 +1,175 @@
+import { EDGEDM_VERSION } from '../../common/version.js';
+import {
+  BatteryStatus,
+  DeviceErrorCode,
+  NetworkBearer,
+  PowerSourceKind,
+  type DeviceIdentity,
+  type HostAdapter,
+  type MemoryState,
+  type NetworkState,
+  type PowerState,
+} from '../../agent/host/host-adapter.js';
+
+export interface SimulatedHostOptions {
+  serialNumber: string;
+  model?: string;
+  manufacturer?: string;
+  firmwareVersion?: string;
+  hardwareVersion?: string;
+  /** Makes per-device variation (memory, signal, addresses) reproducible. */
+  seed?: number;
+  /** How long a reboot keeps the device away. */
+  bootDelayMs?: number;
+  /** Battery drain in percent per hour; 0 for mains-powered devices. */
+  drainPerHour?: number;
+  now?: () => Date;
+}
+
+/** A small deterministic PRNG (mulberry32): the same seed gives the same device. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Simulated hardware for the real agent: a battery-powered NB-IoT device whose battery drains
+ * with time, with memory and radio figures varied by seed. Tests and fault injection change
+ * its state through the setters.
+ */
+export class SimulatedHost implements HostAdapter {
+  readonly kind = 'simulated';
+  private firmwareVersion: string;
+  private battery: number;
+  private batteryAt: number;
+  private signal: number;
+  private readonly memoryTotalKiB: number;
+  private memoryFreeKiB: number;
+  private readonly address: string;
+  private readonly errors = new Set<number>();
+  private linkUp = true;
+  /** Counts reboots, so tests can tell a reboot happened. */
+  reboots = 0;
+  factoryResets = 0;
+
+  constructor(private readonly opts: SimulatedHostOptions) {
+    const random = prng(opts.seed ?? hash(opts.serialNumber));
+    this.firmwareVersion = opts.firmwareVersion ?? '1.0.0';
+    this.battery = 60 + Math.floor(random() * 40);
+    this.batteryAt = this.clock();
+    this.signal = -70 - Math.floor(random() * 40);
+    this.memoryTotalKiB = [256, 512, 1024][Math.floor(random() * 3)]!;
+    this.memoryFreeKiB = Math.floor(this.memoryTotalKiB * (0.3 + random() * 0.5));
+    this.address = `10.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${1 + Math.floor(random() * 253)}`;
+  }
+
+  identity(): DeviceIdentity {
+    return {
+      manufacturer: this.opts.manufacturer ?? 'edgedm simulated devices',
+      model: this.opts.model ?? 'EDM-SIM',
+      serialNumber: this.opts.serialNumber,
+      firmwareVersion: this.firmwareVersion,
+      hardwareVersion: this.opts.hardwareVersion ?? 'rev-B',
+      softwareVersion: `edgedm-agent ${EDGEDM_VERSION}`,
+      deviceType: 'sensor',
+    };
+  }
+
+  memory(): MemoryState {
+    return { totalKiB: this.memoryTotalKiB, freeKiB: this.memoryFreeKiB };
+  }
+
+  power(): PowerState {
+    const level = this.batteryLevel();
+    return {
+      sources: [{ kind: PowerSourceKind.INTERNAL_BATTERY, voltageMv: Math.round(3000 + level * 12), currentMa: 12 }],
+      batteryLevel: level,
+      batteryStatus: level < 15 ? BatteryStatus.LOW : BatteryStatus.NORMAL,
+    };
+  }
+
+  network(): NetworkState {
+    return {
+      bearer: NetworkBearer.NB_IOT,
+      availableBearers: [NetworkBearer.NB_IOT, NetworkBearer.LTE_FDD],
+      signalStrength: this.signal,
+      linkQuality: Math.max(0, Math.min(100, Math.round((this.signal + 120) * 2))),
+      ipAddresses: this.linkUp ? [this.address] : [],
+      routerAddresses: this.linkUp ? ['10.0.0.1'] : [],
+      cellId: hash(this.opts.serialNumber) % 268435456,
+    };
+  }
+
+  errorCodes(): number[] {
+    const codes = new Set(this.errors);
+    if (this.batteryLevel() < 15) codes.add(DeviceErrorCode.LOW_BATTERY);
+    if (this.signal < -115) codes.add(DeviceErrorCode.LOW_SIGNAL);
+    if (this.memoryFreeKiB < this.memoryTotalKiB * 0.02) codes.add(DeviceErrorCode.OUT_OF_MEMORY);
+    return [...codes].sort((a, b) => a - b);
+  }
+
+  now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  async reboot(): Promise<void> {
+    this.reboots++;
+    await new Promise((resolve) => setTimeout(resolve, this.opts.bootDelayMs ?? 200));
+  }
+
+  async factoryReset(): Promise<void> {
+    this.factoryResets++;
+    this.errors.clear();
+    await new Promise((resolve) => setTimeout(resolve, this.opts.bootDelayMs ?? 200));
+  }
+
+  close(): void {}
+
+  // ---- fault injection and scenario control ----------------------------------------------
+
+  setBatteryLevel(percent: number): void {
+    this.battery = Math.max(0, Math.min(100, percent));
+    this.batteryAt = this.clock();
+  }
+
+  setSignalStrength(dbm: number): void {
+    this.signal = dbm;
+  }
+
+  setMemoryFree(kib: number): void {
+    this.memoryFreeKiB = Math.max(0, Math.min(this.memoryTotalKiB, kib));
+  }
+
+  setFirmwareVersion(version: string): void {
+    this.firmwareVersion = version;
+  }
+
+  setLinkUp(up: boolean): void {
+    this.linkUp = up;
+  }
+
+  raiseHardwareError(code: number): void {
+    this.errors.add(code);
+  }
+
+  private batteryLevel(): number {
+    const hours = (this.clock() - this.batteryAt) / 3_600_000;
+    return Math.max(0, Math.round(this.battery - hours * (this.opts.drainPerHour ?? 0.5)));
+  }
+
+  private clock(): number {
+    return this.now().getTime();
+  }
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
