@@ -76,4 +76,6 @@ export interface DeviceSessionHandler {
   deregistered(endpoint: string, reason: string): void;
   disconnected(endpoint: string, reason: string): void;
   notified(endpoint: string, event: NotificationEvent): void;
+  /** Any sign of life (keepalive ping, response): keeps last-seen current. */
+  seen(endpoint: string): void;
 }

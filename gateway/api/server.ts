@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../common/logger.js';
 import type { EventBus } from '../events.js';
 import type { DeviceCommands } from '../fleet/device-commands.js';
@@ -24,7 +24,8 @@ export interface ApiDependencies {
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the DM events at info level; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));

@@ -15,6 +15,9 @@ import type { DeviceRepository } from '../store/device-repository.js';
 import { serverAccountContent } from './bootstrap-grant.js';
 import { deviceInfoFromRecords } from './device-info.js';
 
+/** Last-seen is stored to this resolution; finer would cost a write per ping. */
+export const LAST_SEEN_RESOLUTION_MS = 10_000;
+
 export interface DeviceSessionsOptions {
   repository: DeviceRepository;
   events: EventBus;
@@ -33,6 +36,7 @@ export interface DeviceSessionsOptions {
 export class DeviceSessions implements DeviceSessionHandler {
   private readonly repo: DeviceRepository;
   private readonly now: () => number;
+  private readonly lastTouched = new Map<string, number>();
 
   constructor(private readonly opts: DeviceSessionsOptions) {
     this.repo = opts.repository;
@@ -100,13 +104,22 @@ export class DeviceSessions implements DeviceSessionHandler {
   }
 
   disconnected(endpoint: string, reason: string): void {
+    this.lastTouched.delete(endpoint);
     this.opts.log.info({ endpoint, reason }, 'device disconnected');
     this.setStatus(endpoint, 'offline');
   }
 
+  seen(endpoint: string): void {
+    const at = this.now();
+    // Bounded writes: a large fleet pinging every keepalive must not become a write storm.
+    if (at - (this.lastTouched.get(endpoint) ?? 0) < LAST_SEEN_RESOLUTION_MS) return;
+    this.lastTouched.set(endpoint, at);
+    this.repo.touch(endpoint, at);
+  }
+
   notified(endpoint: string, event: NotificationEvent): void {
     const at = this.now();
-    this.repo.touch(endpoint, at);
+    this.seen(endpoint);
     const info = deviceInfoFromRecords(event.content);
     if (info) {
       this.repo.updateInfo(endpoint, info, at);

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,4 +57,16 @@ export async function api<T = unknown>(gateway: Gateway, method: string, path: s
   const response = await fetch(`${gateway.apiUrl}${path}`, init);
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** A logger whose JSON lines are kept in memory, to assert what was (and was not) logged. */
+export function capturingLogger(level = 'debug'): { log: ReturnType<typeof createLogger>; lines: string[]; entries: () => Record<string, unknown>[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { log: createLogger({ level, destination }), lines, entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }

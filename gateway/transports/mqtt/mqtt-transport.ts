@@ -45,6 +45,10 @@ export class MqttTransport {
       pending.failEndpoint(session.endpoint, `${session.endpoint} disconnected`);
       opts.handler.disconnected(session.endpoint, 'mqtt session closed');
     });
+    broker.on('ping', (_packet, client) => {
+      const identity = sessions.identityOf(client);
+      if (identity?.role === 'operational') opts.handler.seen(identity.endpoint);
+    });
     broker.on('keepaliveTimeout', (client) => log.info({ clientId: client.id }, 'mqtt keepalive expired'));
     broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
     broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'));

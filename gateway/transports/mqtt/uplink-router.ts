@@ -68,6 +68,7 @@ export class UplinkRouter {
         return this.handler.deregistered(endpoint, decodeDeregisterMessage(payload, this.limits).reason ?? 'deregistered');
       case 'res': {
         const m = decodeResponseMessage(payload, this.limits);
+        this.handler.seen(endpoint);
         if (!this.pending.resolve(m.id, endpoint, m.result)) this.log.debug({ endpoint, id: m.id }, 'late or unknown response');
         return;
       }
