@@ -6,6 +6,7 @@ import {
   isSuccess,
   recordToJson,
   type LwM2mRecord,
+  type NotificationAttributes,
   type Operation,
   type OperationResult,
   type ResourceType,
@@ -114,5 +115,36 @@ export function operationRoutes(app: FastifyInstance, commands: DeviceCommands):
     '/api/v1/devices/:endpoint/discover',
     { schema: operationRoute({}, []) },
     async (req) => run(req.params.endpoint, { kind: 'discover', path: LwM2mPath.parse(req.body.path ?? '/') }, req.body.timeoutMs),
+  );
+
+  app.post<{ Params: Params; Body: { path: string; timeoutMs?: number } }>(
+    '/api/v1/devices/:endpoint/observe',
+    { schema: operationRoute({}, ['path']) },
+    async (req) => run(req.params.endpoint, { kind: 'observe', path: LwM2mPath.parse(req.body.path) }, req.body.timeoutMs),
+  );
+
+  app.post<{ Params: Params; Body: { path: string; timeoutMs?: number } }>(
+    '/api/v1/devices/:endpoint/cancel-observe',
+    { schema: operationRoute({}, ['path']) },
+    async (req) => run(req.params.endpoint, { kind: 'cancel-observe', path: LwM2mPath.parse(req.body.path) }, req.body.timeoutMs),
+  );
+
+  const attribute = { type: 'number', minimum: 0 };
+  app.post<{ Params: Params; Body: { path: string; attributes: NotificationAttributes; timeoutMs?: number } }>(
+    '/api/v1/devices/:endpoint/write-attributes',
+    {
+      schema: operationRoute(
+        {
+          attributes: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { pmin: { type: 'integer', minimum: 0 }, pmax: { type: 'integer', minimum: 1 }, gt: { type: 'number' }, lt: { type: 'number' }, st: attribute },
+          },
+        },
+        ['path', 'attributes'],
+      ),
+    },
+    async (req) =>
+      run(req.params.endpoint, { kind: 'write-attributes', path: LwM2mPath.parse(req.body.path), attributes: req.body.attributes }, req.body.timeoutMs),
   );
 }
