@@ -35,6 +35,9 @@ export class Gateway {
     const wentOffline = repository.markAllOffline(Date.now());
     if (wentOffline > 0) log.info({ devices: wentOffline }, 'marked devices offline until they reconnect');
 
+    if (config.bootstrap.serverUri === null && isWildcardAddress(config.mqtt.host)) {
+      log.warn({ mqttHost: config.mqtt.host }, 'bootstrap.serverUri is not set: devices will be told to use the wildcard listen address; set it to a name devices can reach');
+    }
     const events = new EventBus();
     let mqtt: MqttTransport | undefined;
     const sessions = new DeviceSessions({
@@ -94,4 +97,8 @@ export class Gateway {
     this.db.close();
     this.log.info('gateway stopped');
   }
+}
+
+function isWildcardAddress(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
 }
