@@ -1,22 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../common/logger.js';
 import type { AgentBinding } from './bindings/binding.js';
+import type { AgentConfig } from './config.js';
 import { MqttBinding } from './bindings/mqtt/mqtt-binding.js';
 import type { HostAdapter } from './host/host-adapter.js';
 import { createAgentObjects, type AgentObjects } from './objects/index.js';
 import { ObservationManager } from './observation/observation-manager.js';
 import { StateStore } from './state/state-store.js';
 
-export interface AgentOptions {
-  endpoint: string;
-  factorySecret: string;
-  bootstrapServerUri: string;
-  stateDir: string;
-  keepaliveSeconds: number;
-  reconnect: { minDelayMs: number; maxDelayMs: number };
-  host: HostAdapter;
-  log: Logger;
-}
+/** The agent's configuration with its host chosen and its logger made. */
+export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel'> & { host: HostAdapter; log: Logger };
 
 /** Event Log (Object 20) LogClass values used by the agent (20.xml: 1 = system, 6 = security, …). */
 const LOG_CLASS_SYSTEM = 1;

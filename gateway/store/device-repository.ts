@@ -1,4 +1,5 @@
 import type { Link } from '../../protocol/model/index.js';
+import type { RegistrationEvent } from '../device-link.js';
 import { isValidLabel, LABEL_RULE } from '../../protocol/labels.js';
 import type { DeviceStatus, TransportKind } from '../../protocol/states.js';
 import type { Database } from './database.js';
@@ -46,14 +47,8 @@ export interface FactoryIdentityRow {
   groups: string[];
 }
 
-export interface RegistrationRow {
-  transport: TransportKind;
-  lwm2mVersion: string;
-  lifetime: number;
-  binding: string;
-  queueMode: boolean;
-  objectLinks: Link[];
-  address: string | null;
+/** A registration as stored: what the device announced, and when. */
+export interface RegistrationRow extends RegistrationEvent {
   at: number;
 }
 
