@@ -4,12 +4,16 @@ import type { AgentBinding } from './bindings/binding.js';
 import type { AgentConfig } from './config.js';
 import { MqttBinding } from './bindings/mqtt/mqtt-binding.js';
 import type { HostAdapter } from './host/host-adapter.js';
-import { createAgentObjects, type AgentObjects } from './objects/index.js';
+import { createAgentObjects, type AgentObjects, type AgentObjectsOptions } from './objects/index.js';
 import { ObservationManager } from './observation/observation-manager.js';
 import { StateStore } from './state/state-store.js';
 
 /** The agent's configuration with its host chosen and its logger made. */
-export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel'> & { host: HostAdapter; log: Logger };
+export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel'> & {
+  host: HostAdapter;
+  log: Logger;
+  firmware?: AgentObjectsOptions['firmware'];
+};
 
 /** Event Log (Object 20) LogClass values used by the agent (20.xml: 1 = system, 6 = security, …). */
 const LOG_CLASS_SYSTEM = 1;
@@ -95,6 +99,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       factory: { endpoint: opts.endpoint, secret: opts.factorySecret, bootstrapServerUri: opts.bootstrapServerUri },
       supportedBindings: 'M',
       log,
+      ...(opts.firmware ? { firmware: opts.firmware } : {}),
       actions: {
         reboot: () => this.serialise(() => this.reboot()),
         factoryReset: () => this.serialise(() => this.factoryReset()),
@@ -113,19 +118,24 @@ export class Agent extends EventEmitter<AgentEvents> {
       log,
       events: {
         bootstrapped: () => this.emit('bootstrapped'),
-        registered: () => this.emit('registered'),
+        registered: () => {
+          void objects.firmware?.registered().catch((err: unknown) => log.error({ err }, 'firmware health check failed'));
+          this.emit('registered');
+        },
         disconnected: (reason) => this.emit('disconnected', reason),
       },
     });
     this.current = { objects, observations, binding };
     objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'info', message: 'agent booted' });
     binding.start();
+    objects.firmware?.resume();
   }
 
   private async shutdown(graceful: boolean): Promise<void> {
     const current = this.current;
     this.current = undefined;
     if (!current) return;
+    current.objects.firmware?.close();
     current.observations.close();
     await current.binding.stop(graceful);
   }

@@ -23,6 +23,17 @@ export interface GatewayConfig {
     /** The server URI devices are told to use; null derives it from the MQTT listener. */
     serverUri: string | null;
   };
+  firmware: {
+    /** Base URL devices download images from; null derives it from the API listener. */
+    baseUrl: string | null;
+    /** Vendor named in manifests of images added without one. */
+    vendor: string;
+    maxImageBytes: number;
+  };
+  rollouts: {
+    /** How often each device under update is looked at. */
+    pollIntervalMs: number;
+  };
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
@@ -32,12 +43,14 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   api: { host: '127.0.0.1', port: 8080 },
   devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300 },
   bootstrap: { serverUri: null },
+  firmware: { baseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
+  rollouts: { pollIntervalMs: 2000 },
 }) as GatewayConfig;
 
 export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
   name: 'gateway',
   defaults: DEFAULT_GATEWAY_CONFIG,
-  nullableStrings: ['bootstrap.serverUri'],
+  nullableStrings: ['bootstrap.serverUri', 'firmware.baseUrl'],
   env: {
     EDGEDM_DATA_DIR: { key: 'dataDir', type: 'string' },
     EDGEDM_LOG_LEVEL: { key: 'logLevel', type: 'string' },
@@ -49,6 +62,9 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_REQUEST_TIMEOUT_MS: { key: 'devices.requestTimeoutMs', type: 'integer' },
     EDGEDM_LIFETIME_SECONDS: { key: 'devices.lifetimeSeconds', type: 'integer' },
     EDGEDM_BOOTSTRAP_SERVER_URI: { key: 'bootstrap.serverUri', type: 'string' },
+    EDGEDM_FIRMWARE_BASE_URL: { key: 'firmware.baseUrl', type: 'string' },
+    EDGEDM_FIRMWARE_MAX_IMAGE_BYTES: { key: 'firmware.maxImageBytes', type: 'integer' },
+    EDGEDM_ROLLOUT_POLL_MS: { key: 'rollouts.pollIntervalMs', type: 'integer' },
   },
   validate(c) {
     requireLogLevel(c.logLevel);
@@ -58,6 +74,12 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     requirePositiveInteger('mqtt.maxMessageBytes', c.mqtt.maxMessageBytes, 1024);
     requirePositiveInteger('devices.requestTimeoutMs', c.devices.requestTimeoutMs, 100);
     requirePositiveInteger('devices.lifetimeSeconds', c.devices.lifetimeSeconds, 10);
+    if (c.firmware.baseUrl !== null && !/^https?:\/\/[^/]+/.test(c.firmware.baseUrl)) {
+      throw new ConfigError(`"firmware.baseUrl" must be an http:// or https:// URL, got "${c.firmware.baseUrl}"`);
+    }
+    if (!c.firmware.vendor) throw new ConfigError('"firmware.vendor" must not be empty');
+    requirePositiveInteger('firmware.maxImageBytes', c.firmware.maxImageBytes, 1);
+    requirePositiveInteger('rollouts.pollIntervalMs', c.rollouts.pollIntervalMs, 50);
     if (c.bootstrap.serverUri !== null && !/^mqtts?:\/\/[^/]+/.test(c.bootstrap.serverUri)) {
       throw new ConfigError(`"bootstrap.serverUri" must be an mqtt:// or mqtts:// URI, got "${c.bootstrap.serverUri}"`);
     }

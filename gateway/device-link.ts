@@ -64,6 +64,8 @@ export interface NotificationEvent {
 /** Bootstrap-Write content for the Security (0) and Server (1) objects. */
 export interface BootstrapGrant {
   content: LwM2mRecord[];
+  /** SPKI DER of the key that signs firmware manifests: the device's trust anchor. */
+  firmwareTrustAnchor?: Uint8Array;
 }
 
 /** Implemented by the fleet layer; called by every transport. */

@@ -7,7 +7,9 @@ export type GatewayEvent =
   | { type: 'device.status'; endpoint: string; status: DeviceStatus; previous: DeviceStatus | null; at: number }
   | { type: 'device.registered'; endpoint: string; transport: TransportKind; at: number }
   | { type: 'device.info'; endpoint: string; at: number }
-  | { type: 'device.notification'; endpoint: string; observationId: string; path: string; content: JsonRecord[]; at: number };
+  | { type: 'device.notification'; endpoint: string; observationId: string; path: string; content: JsonRecord[]; at: number }
+  | { type: 'rollout.progress'; rolloutId: string; state: string; counts: Record<string, number>; total: number; reason: string | null; at: number }
+  | { type: 'rollout.device'; rolloutId: string; endpoint: string; state: string; updateResult: number | null; reason: string | null; at: number };
 
 export class EventBus {
   private readonly emitter = new EventEmitter();

@@ -1,3 +1,7 @@
+import { loadOrCreateOperatorKey } from './firmware/operator-key.js';
+import { FirmwareRepository } from './firmware/firmware-repository.js';
+import { RolloutEngine } from './rollouts/rollout-engine.js';
+import { RolloutRepository } from './rollouts/rollout-repository.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { EDGEDM_VERSION } from '../common/version.js';
@@ -27,6 +31,8 @@ export class Gateway {
     private readonly mqtt: MqttTransport,
     private readonly api: FastifyInstance,
     private readonly log: Logger,
+    readonly firmware: FirmwareRepository,
+    readonly rollouts: RolloutEngine,
   ) {}
 
   static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -38,8 +44,11 @@ export class Gateway {
     if (config.bootstrap.serverUri === null && isWildcardAddress(config.mqtt.host)) {
       log.warn({ mqttHost: config.mqtt.host }, 'bootstrap.serverUri is not set: devices will be told to use the wildcard listen address; set it to a name devices can reach');
     }
+    const operatorKey = loadOrCreateOperatorKey(config.dataDir, log.child({ component: 'firmware' }));
+    const firmware = new FirmwareRepository(db, config.dataDir, operatorKey);
     const events = new EventBus();
     let mqtt: MqttTransport | undefined;
+    let rollouts: RolloutEngine | undefined;
     const sessions = new DeviceSessions({
       repository,
       events,
@@ -47,6 +56,7 @@ export class Gateway {
       serverUriFor: () => config.bootstrap.serverUri ?? `mqtt://${config.mqtt.host}:${mqtt?.port ?? config.mqtt.port}`,
       bindingFor: () => MQTT_BINDING,
       lifetimeSeconds: config.devices.lifetimeSeconds,
+      firmwareTrustAnchor: operatorKey.trustAnchor,
     });
     try {
       mqtt = await MqttTransport.start({
@@ -61,12 +71,36 @@ export class Gateway {
         if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
       });
       const devices = new DeviceService(repository, commands, events, log.child({ component: 'devices' }));
-      const api = await buildApi({ repository, devices, commands, events, log: log.child({ component: 'api' }), version: EDGEDM_VERSION });
+      let apiBaseUrl = '';
+      rollouts = new RolloutEngine({
+        rollouts: new RolloutRepository(db),
+        devices: repository,
+        firmware,
+        commands,
+        events,
+        log: log.child({ component: 'rollouts' }),
+        packageBaseUrl: () => config.firmware.baseUrl ?? apiBaseUrl,
+        pollIntervalMs: config.rollouts.pollIntervalMs,
+      });
+      const api = await buildApi({
+        repository,
+        devices,
+        commands,
+        events,
+        firmware,
+        rollouts,
+        firmwareOptions: { maxImageBytes: config.firmware.maxImageBytes, vendor: config.firmware.vendor },
+        log: log.child({ component: 'api' }),
+        version: EDGEDM_VERSION,
+      });
       await api.listen({ host: config.api.host, port: config.api.port });
-      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log);
+      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts);
+      apiBaseUrl = gateway.apiUrl;
+      rollouts.start();
       log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
       return gateway;
     } catch (err) {
+      await rollouts?.close();
       await mqtt?.close();
       db.close();
       throw err;
@@ -92,6 +126,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await this.rollouts.close();
     await this.api.close();
     await this.mqtt.close();
     this.db.close();

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { Agent } from '../agent/agent.js';
+import { Agent, type AgentOptions } from '../agent/agent.js';
+import { faultsFor, type FaultProfile } from './faults.js';
 import type { Logger } from '../common/logger.js';
 import { SimulatedHost } from './hardware/simulated-host.js';
 import type { SimulatedIdentity } from './identities.js';
@@ -14,6 +15,10 @@ export interface FleetOptions {
   /** Devices started per second, as a real fleet ramps up after a power cut. */
   rampPerSecond?: number;
   firmwareVersion?: string;
+  /** Which devices misbehave (simulators/faults.ts). */
+  faults?: FaultProfile;
+  /** Firmware update timing of the agents. */
+  firmware?: AgentOptions['firmware'];
   log: Logger;
 }
 
@@ -32,7 +37,13 @@ export class SimulatedFleet {
     const agents: Agent[] = [];
     const hosts: SimulatedHost[] = [];
     opts.identities.forEach((identity, index) => {
+      const faults = faultsFor(opts.faults ?? {}, index);
+      const stateDir = join(opts.stateDir, identity.endpoint);
       const host = new SimulatedHost({
+        flashDir: join(stateDir, 'flash'),
+        // A failing image fails every trial boot; the factory image keeps running.
+        ...(faults.healthFail ? { failingSelfTest: () => true } : {}),
+        defersUpdates: faults.defer,
         serialNumber: identity.serialNumber,
         model: identity.model,
         manufacturer: 'edgedm simulated devices',
@@ -45,11 +56,12 @@ export class SimulatedFleet {
           endpoint: identity.endpoint,
           factorySecret: identity.secret,
           bootstrapServerUri: opts.bootstrapServerUri,
-          stateDir: join(opts.stateDir, identity.endpoint),
+          stateDir: join(stateDir, 'agent'),
           keepaliveSeconds: opts.keepaliveSeconds ?? 30,
           reconnect: opts.reconnect ?? { minDelayMs: 500, maxDelayMs: 30_000 },
           host,
           log: opts.log.child({ endpoint: identity.endpoint }),
+          ...(opts.firmware ? { firmware: opts.firmware } : {}),
         }),
       );
     });

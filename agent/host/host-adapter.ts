@@ -1,3 +1,5 @@
+import type { FirmwareSlots } from './firmware-slots.js';
+
 /**
  * The hardware boundary of the agent. The object tree reads the device through this and
  * nothing else, so the same agent code runs on a Linux host or on simulated hardware.
@@ -66,6 +68,8 @@ export const DeviceErrorCode = {
 
 export interface HostAdapter {
   readonly kind: 'linux' | 'simulated';
+  /** A/B firmware slots, when the device can update its firmware (Object 5). */
+  readonly firmware?: FirmwareSlots;
   identity(): DeviceIdentity;
   memory(): MemoryState;
   power(): PowerState;

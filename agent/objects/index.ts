@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from '../../common/logger.js';
 import { defaultObjectRegistry, ObjectId } from '../../protocol/model/objects/index.js';
 import type { HostAdapter } from '../host/host-adapter.js';
@@ -5,11 +6,14 @@ import type { StateStore } from '../state/state-store.js';
 import { ConnectivityMonitoringObject } from './connectivity-object.js';
 import { DeviceObject, type DeviceActions } from './device-object.js';
 import { EventLogObject } from './event-log-object.js';
+import { FirmwareUpdateObject } from './firmware-object.js';
+import { FirmwareUpdater } from '../firmware/firmware-updater.js';
 import { LwM2mObject } from './lwm2m-object.js';
 import { ObjectTree } from './object-tree.js';
 import { SecurityObject, type FactoryIdentity } from './security-object.js';
 import { ServerObject, type ServerActions, type ServerInstance } from './server-object.js';
 
+import { ObjectInstance } from './instance.js';
 export { OperationError, ObjectInstance, type ResourceContent, type ResourceImpl } from './instance.js';
 export { LwM2mObject, type CallerRole } from './lwm2m-object.js';
 export { ObjectTree } from './object-tree.js';
@@ -26,6 +30,8 @@ export interface AgentObjectsOptions {
   supportedBindings: string;
   actions: AgentActions;
   log: Logger;
+  /** Firmware update timing (tests and simulators shorten it). */
+  firmware?: { healthDeadlineMs?: number; downloadAttempts?: number; retryDelayMs?: number };
 }
 
 export interface AgentObjects {
@@ -35,6 +41,10 @@ export interface AgentObjects {
   server: ServerObject;
   connectivity: ConnectivityMonitoringObject;
   eventLog: EventLogObject;
+  /** Object 5, when the host has firmware slots. */
+  firmware: FirmwareUpdater | undefined;
+  /** The key firmware manifests must be signed with, as provisioned at bootstrap. */
+  setFirmwareTrustAnchor(anchor: Uint8Array | undefined): void;
   /** The DM server accounts (Object 1 instances), by instance id. */
   servers(): ServerInstance[];
 }
@@ -55,10 +65,45 @@ export function createAgentObjects(opts: AgentObjectsOptions): AgentObjects {
   tree.add(single(ObjectId.CONNECTIVITY_MONITORING, connectivity));
   tree.add(single(ObjectId.EVENT_LOG, eventLog));
 
-  return { tree, device, security, server, connectivity, eventLog, servers: () => server.instancesOf() };
+  const trustAnchor = () => {
+    const saved = state.read<string>(TRUST_ANCHOR_KEY);
+    return saved ? new Uint8Array(Buffer.from(saved, 'base64')) : undefined;
+  };
+  let firmware: FirmwareUpdater | undefined;
+  if (host.firmware) {
+    let object: FirmwareUpdateObject | undefined;
+    firmware = new FirmwareUpdater({
+      slots: host.firmware,
+      state,
+      dir: join(state.dir, 'firmware'),
+      model: () => host.identity().model,
+      trustAnchor,
+      now: () => host.now(),
+      log: log.child({ component: 'firmware' }),
+      reboot: actions.reboot,
+      changed: (ids) => object?.notifyChanged(ids),
+      ...opts.firmware,
+    });
+    object = new FirmwareUpdateObject(firmware);
+    tree.add(single(ObjectId.FIRMWARE_UPDATE, object));
+  }
+
+  return {
+    tree,
+    device,
+    security,
+    server,
+    connectivity,
+    eventLog,
+    firmware,
+    setFirmwareTrustAnchor: (anchor) => (anchor ? state.write(TRUST_ANCHOR_KEY, Buffer.from(anchor).toString('base64')) : state.delete(TRUST_ANCHOR_KEY)),
+    servers: () => server.instancesOf(),
+  };
 }
 
-function single(objectId: number, instance: DeviceObject | ConnectivityMonitoringObject | EventLogObject): LwM2mObject {
+const TRUST_ANCHOR_KEY = 'firmwareTrustAnchor';
+
+function single(objectId: number, instance: ObjectInstance): LwM2mObject {
   const object = new LwM2mObject(defaultObjectRegistry.get(objectId)!);
   object.add(instance);
   return object;

@@ -10,6 +10,11 @@ import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
+import { firmwareRoutes } from './routes/firmware.js';
+import { firmwareDownloadRoutes } from './routes/firmware-download.js';
+import { rolloutRoutes } from './routes/rollouts.js';
+import type { FirmwareRepository } from '../firmware/firmware-repository.js';
+import type { RolloutEngine } from '../rollouts/rollout-engine.js';
 
 export interface ApiDependencies {
   repository: DeviceRepository;
@@ -18,6 +23,9 @@ export interface ApiDependencies {
   events: EventBus;
   log: Logger;
   version: string;
+  firmware: FirmwareRepository;
+  rollouts: RolloutEngine;
+  firmwareOptions: { maxImageBytes: number; vendor: string };
 }
 
 /** The northbound REST API (Y.4702 clause 8.9). */
@@ -43,6 +51,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   groupRoutes(app, deps.repository);
   operationRoutes(app, deps.commands);
   eventRoutes(app, deps.events);
+  firmwareRoutes(app, deps.firmware, deps.firmwareOptions);
+  firmwareDownloadRoutes(app, deps.firmware);
+  rolloutRoutes(app, deps.rollouts);
   await app.ready();
   return app;
 }

@@ -26,6 +26,8 @@ export interface DeviceSessionsOptions {
   serverUriFor(transport: TransportKind): string;
   bindingFor(transport: TransportKind): string;
   lifetimeSeconds: number;
+  /** Provisioned to every device at bootstrap. */
+  firmwareTrustAnchor?: Uint8Array;
   now?: () => number;
 }
 
@@ -64,6 +66,7 @@ export class DeviceSessions implements DeviceSessionHandler {
         lifetimeSeconds: this.opts.lifetimeSeconds,
         binding: this.opts.bindingFor(transport),
       }),
+      ...(this.opts.firmwareTrustAnchor ? { firmwareTrustAnchor: this.opts.firmwareTrustAnchor } : {}),
     };
   }
 

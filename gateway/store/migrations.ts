@@ -61,6 +61,70 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX device_groups_group ON device_groups (group_name);
     `,
   },
+  {
+    version: 2,
+    name: 'firmware repository, transfers and rollouts',
+    sql: `
+      CREATE TABLE firmware (
+        id          TEXT PRIMARY KEY,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        vendor      TEXT NOT NULL,
+        models      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (name, version)
+      );
+      CREATE INDEX firmware_sha256 ON firmware (sha256);
+
+      CREATE TABLE transfers (
+        id            TEXT PRIMARY KEY,
+        firmware_id   TEXT NOT NULL REFERENCES firmware (id),
+        endpoint      TEXT NOT NULL,
+        rollout_id    TEXT,
+        transport     TEXT NOT NULL,
+        allow_downgrade INTEGER NOT NULL DEFAULT 0,
+        bytes_served  INTEGER NOT NULL DEFAULT 0,
+        requests      INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL,
+        last_request_at INTEGER
+      );
+      CREATE INDEX transfers_endpoint ON transfers (endpoint);
+      CREATE INDEX transfers_rollout ON transfers (rollout_id);
+
+      CREATE TABLE rollouts (
+        id           TEXT PRIMARY KEY,
+        firmware_id  TEXT NOT NULL REFERENCES firmware (id),
+        target       TEXT NOT NULL,
+        policy       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        reason       TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        finished_at  INTEGER
+      );
+
+      CREATE TABLE rollout_devices (
+        rollout_id    TEXT NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
+        endpoint      TEXT NOT NULL,
+        batch         INTEGER NOT NULL,
+        position      INTEGER NOT NULL,
+        state         TEXT NOT NULL,
+        update_result INTEGER,
+        reason        TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        from_version  TEXT,
+        transfer_id   TEXT,
+        started_at    INTEGER,
+        finished_at   INTEGER,
+        next_check_at INTEGER,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (rollout_id, endpoint)
+      );
+      CREATE INDEX rollout_devices_state ON rollout_devices (rollout_id, state);
+    `,
+  },
 ];
 
 /** Applies the pending migrations; returns the versions applied. Refuses a database from a newer release. */

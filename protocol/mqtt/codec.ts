@@ -173,6 +173,11 @@ class Ctx {
     return value as ResultCode;
   }
 
+  bytes(value: Uint8Array, field: string, maxLength: number): Uint8Array {
+    if (value.length > maxLength) this.fail(`${field} is longer than ${maxLength} bytes`);
+    return new Uint8Array(value);
+  }
+
   records(list: any[]): LwM2mRecord[] {
     if (list.length > this.limits.maxRecords) this.fail(`${list.length} records exceed the limit of ${this.limits.maxRecords}`);
     return list.map((r) => this.record(r));
@@ -271,7 +276,13 @@ export function decodeBootstrapRequest(payload: Uint8Array, limits?: CodecLimits
 }
 
 export function encodeBootstrapResponse(m: BootstrapResponse): Uint8Array {
-  return encode('BootstrapResponse', { requestId: m.requestId, code: m.code, message: m.message ?? '', content: m.content.map(recordToWire) });
+  return encode('BootstrapResponse', {
+    requestId: m.requestId,
+    code: m.code,
+    message: m.message ?? '',
+    content: m.content.map(recordToWire),
+    firmwareTrustAnchor: m.firmwareTrustAnchor ?? new Uint8Array(0),
+  });
 }
 
 export function decodeBootstrapResponse(payload: Uint8Array, limits?: CodecLimits): BootstrapResponse {
@@ -280,6 +291,7 @@ export function decodeBootstrapResponse(payload: Uint8Array, limits?: CodecLimit
     code: ctx.resultCode(m.code),
     ...(m.message ? { message: m.message } : {}),
     content: ctx.records(m.content),
+    ...(m.firmwareTrustAnchor?.length ? { firmwareTrustAnchor: ctx.bytes(m.firmwareTrustAnchor, 'firmware_trust_anchor', 1024) } : {}),
   }));
 }
 

@@ -15,6 +15,8 @@ export interface BootstrapResponse {
   code: ResultCode;
   message?: string;
   content: LwM2mRecord[];
+  /** SPKI DER of the Ed25519 key that signs firmware manifests. */
+  firmwareTrustAnchor?: Uint8Array;
 }
 
 export interface RegisterMessage {

@@ -260,6 +260,11 @@ export const DESCRIPTOR = {
                   "rule": "repeated",
                   "type": "Record",
                   "id": 4
+                },
+                "firmwareTrustAnchor": {
+                  "type": "bytes",
+                  "id": 5,
+                  "protoName": "firmware_trust_anchor"
                 }
               }
             },

@@ -10,6 +10,7 @@ import {
   type NetworkState,
   type PowerState,
 } from '../../agent/host/host-adapter.js';
+import { FileSlots } from '../../agent/host/file-slots.js';
 
 export interface SimulatedHostOptions {
   serialNumber: string;
@@ -24,6 +25,13 @@ export interface SimulatedHostOptions {
   /** Battery drain in percent per hour; 0 for mains-powered devices. */
   drainPerHour?: number;
   now?: () => Date;
+  /** Simulated A/B flash, persisted in this directory; without it the device cannot update firmware. */
+  flashDir?: string;
+  flashCapacityBytes?: number;
+  /** Trial boots of these firmware versions fail their self test (a bad image). */
+  failingSelfTest?: (version: string) => boolean;
+  /** The device's user defers every update (Maximum Defer Period then decides). */
+  defersUpdates?: boolean;
 }
 
 /** A small deterministic PRNG (mulberry32): the same seed gives the same device. */
@@ -45,6 +53,7 @@ function prng(seed: number): () => number {
  */
 export class SimulatedHost implements HostAdapter {
   readonly kind = 'simulated';
+  readonly firmware: FileSlots | undefined;
   private firmwareVersion: string;
   private battery: number;
   private batteryAt: number;
@@ -61,6 +70,15 @@ export class SimulatedHost implements HostAdapter {
   constructor(private readonly opts: SimulatedHostOptions) {
     const random = prng(opts.seed ?? hash(opts.serialNumber));
     this.firmwareVersion = opts.firmwareVersion ?? '1.0.0';
+    this.firmware = opts.flashDir
+      ? new FileSlots({
+          dir: opts.flashDir,
+          factoryVersion: this.firmwareVersion,
+          ...(opts.flashCapacityBytes !== undefined ? { capacityBytes: opts.flashCapacityBytes } : {}),
+          ...(opts.failingSelfTest ? { failingSelfTest: opts.failingSelfTest } : {}),
+          acceptUpdate: () => (opts.defersUpdates ? 'defer' : 'accept'),
+        })
+      : undefined;
     this.battery = 60 + Math.floor(random() * 40);
     this.batteryAt = this.clock();
     this.signal = -70 - Math.floor(random() * 40);
@@ -74,7 +92,7 @@ export class SimulatedHost implements HostAdapter {
       manufacturer: this.opts.manufacturer ?? 'edgedm simulated devices',
       model: this.opts.model ?? 'EDM-SIM',
       serialNumber: this.opts.serialNumber,
-      firmwareVersion: this.firmwareVersion,
+      firmwareVersion: this.firmware?.running().version ?? this.firmwareVersion,
       hardwareVersion: this.opts.hardwareVersion ?? 'rev-B',
       softwareVersion: `edgedm-agent ${EDGEDM_VERSION}`,
       deviceType: 'sensor',
@@ -121,6 +139,7 @@ export class SimulatedHost implements HostAdapter {
   async reboot(): Promise<void> {
     this.reboots++;
     await new Promise((resolve) => setTimeout(resolve, this.opts.bootDelayMs ?? 200));
+    this.firmware?.boot();
   }
 
   async factoryReset(): Promise<void> {

@@ -155,6 +155,7 @@ export class MqttBinding implements AgentBinding {
       const written = await applyBootstrapWrite(objects, response.content);
       if (written.code !== ResultCode.CHANGED) throw new Error(`bootstrap write failed: ${written.code} ${written.message ?? ''}`.trim());
       if (!objects.security.dmServerAccount()) throw new Error('bootstrap gave no DM server account');
+      objects.setFirmwareTrustAnchor(response.firmwareTrustAnchor);
       objects.eventLog.record({ class: 1, severity: 'info', message: 'bootstrap finished' });
       log.info('bootstrap finished');
       this.opts.events.bootstrapped();

@@ -93,7 +93,7 @@ export class UplinkRouter {
     } else {
       try {
         const grant = this.handler.bootstrap(endpoint, 'mqtt');
-        response = { requestId: request.requestId, code: ResultCode.CHANGED, content: grant.content };
+        response = { requestId: request.requestId, code: ResultCode.CHANGED, content: grant.content, ...(grant.firmwareTrustAnchor ? { firmwareTrustAnchor: grant.firmwareTrustAnchor } : {}) };
       } catch (err) {
         this.log.error({ err, endpoint }, 'bootstrap failed');
         response = { requestId: request.requestId, code: ResultCode.INTERNAL_SERVER_ERROR, message: 'bootstrap failed', content: [] };

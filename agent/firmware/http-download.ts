@@ -1,0 +1,85 @@
+import { createWriteStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** The server answered but the resource is not there or not usable (no point retrying). */
+export class DownloadRefused extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'DownloadRefused';
+  }
+}
+
+export interface RangeDownloadResult {
+  /** Bytes in the file when done. */
+  size: number;
+  /** Bytes this call fetched (the rest was already there). */
+  fetched: number;
+  etag: string | undefined;
+}
+
+function existingSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Fetches `url` into `file`, continuing a partial file with an RFC 7233 Range request. With
+ * `etag`, If-Range makes the server send the whole image again if it changed meanwhile, so
+ * stale bytes are never stitched to new ones.
+ */
+export async function downloadWithResume(url: string, file: string, opts: { etag?: string; signal?: AbortSignal; maxBytes: number }): Promise<RangeDownloadResult> {
+  const have = existingSize(file);
+  const headers: Record<string, string> = {};
+  if (have > 0) {
+    headers.range = `bytes=${have}-`;
+    if (opts.etag) headers['if-range'] = opts.etag;
+  }
+  const response = await fetch(url, { headers, signal: opts.signal ?? null });
+  const etag = response.headers.get('etag') ?? undefined;
+  if (response.status === 416 && have > 0) {
+    await response.body?.cancel();
+    return { size: have, fetched: 0, etag: opts.etag };
+  }
+  if (response.status !== 200 && response.status !== 206) {
+    await response.body?.cancel();
+    throw new DownloadRefused(`GET ${url}: HTTP ${response.status}`, response.status);
+  }
+  const append = response.status === 206 && have > 0;
+  if (append && !response.headers.get('content-range')?.startsWith(`bytes ${have}-`)) {
+    await response.body?.cancel();
+    throw new Error(`GET ${url}: 206 for the wrong range (${response.headers.get('content-range')})`);
+  }
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  const total = (append ? have : 0) + (Number.isFinite(length) ? length : 0);
+  if (total > opts.maxBytes) {
+    await response.body?.cancel();
+    throw new DownloadRefused(`image of ${total} bytes exceeds ${opts.maxBytes}`, 413);
+  }
+  if (!response.body) throw new Error(`GET ${url}: no body`);
+  let fetched = 0;
+  const counted = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  counted.on('data', (chunk: Buffer) => {
+    fetched += chunk.length;
+  });
+  await pipeline(counted, createWriteStream(file, { flags: append ? 'a' : 'w', mode: 0o600 }), { signal: opts.signal });
+  return { size: existingSize(file), fetched, etag };
+}
+
+/** A small resource (the manifest) in one piece. */
+export async function fetchSmall(url: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+  const response = await fetch(url, { signal: signal ?? null });
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new DownloadRefused(`GET ${url}: HTTP ${response.status}`, response.status);
+  }
+  const body = new Uint8Array(await response.arrayBuffer());
+  if (body.length > maxBytes) throw new DownloadRefused(`GET ${url}: ${body.length} bytes exceed ${maxBytes}`, 413);
+  return body;
+}

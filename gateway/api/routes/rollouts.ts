@@ -1,0 +1,188 @@
+import type { FastifyInstance } from 'fastify';
+import { DEFAULT_ROLLOUT_POLICY, parseCanary, RolloutPolicyError, type RolloutPolicy } from '../../rollouts/rollout-policy.js';
+import { RolloutError, type RolloutEngine, type RolloutSummary } from '../../rollouts/rollout-engine.js';
+import type { RolloutDevice } from '../../rollouts/rollout-repository.js';
+import { ApiError, errorBodySchema } from '../errors.js';
+
+interface CreateBody {
+  firmware: string;
+  target: string;
+  canary?: number | string;
+  batch?: number;
+  successPct?: number;
+  maxConcurrent?: number;
+  ratePerMin?: number;
+  abortFailurePct?: number;
+  abortMinDevices?: number;
+  timeoutSeconds?: number;
+  deadline?: string;
+  allowDowngrade?: boolean;
+  maxAttempts?: number;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const rolloutView = (s: RolloutSummary) => ({
+  id: s.id,
+  firmwareId: s.firmwareId,
+  target: s.target,
+  state: s.state,
+  reason: s.reason,
+  policy: { ...s.policy, deadline: iso(s.policy.deadline) },
+  total: s.total,
+  counts: s.counts,
+  currentBatch: s.currentBatch,
+  bytesServed: s.bytesServed,
+  createdAt: iso(s.createdAt),
+  updatedAt: iso(s.updatedAt),
+  finishedAt: iso(s.finishedAt),
+});
+
+const deviceView = (d: RolloutDevice) => ({
+  endpoint: d.endpoint,
+  batch: d.batch,
+  state: d.state,
+  updateResult: d.updateResult,
+  reason: d.reason,
+  attempts: d.attempts,
+  fromVersion: d.fromVersion,
+  startedAt: iso(d.startedAt),
+  finishedAt: iso(d.finishedAt),
+});
+
+const rolloutSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    firmwareId: { type: 'string' },
+    target: { type: 'string' },
+    state: { type: 'string' },
+    reason: { type: ['string', 'null'] },
+    policy: { type: 'object', additionalProperties: true },
+    total: { type: 'integer' },
+    counts: { type: 'object', additionalProperties: { type: 'integer' } },
+    currentBatch: { type: ['integer', 'null'] },
+    bytesServed: { type: 'integer' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    finishedAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+const rolloutDeviceSchema = {
+  type: 'object',
+  properties: {
+    endpoint: { type: 'string' },
+    batch: { type: 'integer' },
+    state: { type: 'string' },
+    updateResult: { type: ['integer', 'null'] },
+    reason: { type: ['string', 'null'] },
+    attempts: { type: 'integer' },
+    fromVersion: { type: ['string', 'null'] },
+    startedAt: { type: ['string', 'null'] },
+    finishedAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+function toApiError(err: unknown): unknown {
+  if (err instanceof RolloutPolicyError) return new ApiError(400, 'invalid_rollout', err.message);
+  if (!(err instanceof RolloutError)) return err;
+  const status = err.kind === 'not-found' ? 404 : err.kind === 'conflict' ? 409 : 400;
+  return new ApiError(status, err.kind === 'not-found' ? 'not_found' : err.kind === 'conflict' ? 'rollout_conflict' : 'invalid_rollout', err.message);
+}
+
+/** Parses a deadline: an ISO time, or a duration from now such as 90m, 2h, 1d. */
+export function parseDeadline(value: string, now = Date.now()): number {
+  const d = /^(\d+)([smhd])$/.exec(value.trim());
+  if (d) return now + Number(d[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 's' | 'm' | 'h' | 'd'];
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new RolloutPolicyError(`deadline "${value}" is neither an ISO time nor a duration like 90m, 2h, 1d`);
+  return t;
+}
+
+function policyFrom(body: CreateBody): RolloutPolicy {
+  const d = DEFAULT_ROLLOUT_POLICY;
+  return {
+    canary: body.canary !== undefined ? parseCanary(body.canary) : d.canary,
+    batchSize: body.batch ?? d.batchSize,
+    successPct: body.successPct ?? d.successPct,
+    maxConcurrent: body.maxConcurrent ?? d.maxConcurrent,
+    ratePerMin: body.ratePerMin ?? d.ratePerMin,
+    abortFailurePct: body.abortFailurePct ?? d.abortFailurePct,
+    abortMinDevices: body.abortMinDevices ?? d.abortMinDevices,
+    timeoutSeconds: body.timeoutSeconds ?? d.timeoutSeconds,
+    deadline: body.deadline !== undefined ? parseDeadline(body.deadline) : d.deadline,
+    allowDowngrade: body.allowDowngrade ?? d.allowDowngrade,
+    maxAttempts: body.maxAttempts ?? d.maxAttempts,
+  };
+}
+
+/** Staged firmware rollouts: create, follow, pause, resume, cancel. Progress also streams on /api/v1/events. */
+export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void {
+  const withErrors =
+    <A extends unknown[], R>(fn: (...a: A) => R) =>
+    (...a: A): R => {
+      try {
+        return fn(...a);
+      } catch (err) {
+        throw toApiError(err);
+      }
+    };
+
+  app.post<{ Body: CreateBody }>(
+    '/api/v1/rollouts',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['firmware', 'target'],
+          additionalProperties: false,
+          properties: {
+            firmware: { type: 'string', minLength: 1 },
+            target: { type: 'string', minLength: 1, maxLength: 2048 },
+            canary: { type: ['integer', 'string'] },
+            batch: { type: 'integer', minimum: 1 },
+            successPct: { type: 'number', minimum: 0, maximum: 100 },
+            maxConcurrent: { type: 'integer', minimum: 1 },
+            ratePerMin: { type: 'integer', minimum: 1 },
+            abortFailurePct: { type: 'number', minimum: 0, maximum: 100 },
+            abortMinDevices: { type: 'integer', minimum: 1 },
+            timeoutSeconds: { type: 'integer', minimum: 1 },
+            deadline: { type: 'string' },
+            allowDowngrade: { type: 'boolean' },
+            maxAttempts: { type: 'integer', minimum: 1, maximum: 20 },
+          },
+        },
+        response: { 201: rolloutSchema, 400: errorBodySchema, 404: errorBodySchema },
+      },
+    },
+    async (req, reply) => {
+      const created = withErrors(() => engine.create({ firmwareId: req.body.firmware, target: req.body.target, policy: policyFrom(req.body) }))();
+      return reply.status(201).send(rolloutView(created));
+    },
+  );
+
+  app.get('/api/v1/rollouts', { schema: { response: { 200: { type: 'object', properties: { items: { type: 'array', items: rolloutSchema } } } } } }, async () => ({
+    items: engine.list().map(rolloutView),
+  }));
+
+  app.get<{ Params: { id: string } }>('/api/v1/rollouts/:id', { schema: { response: { 200: rolloutSchema, 404: errorBodySchema } } }, async (req) => {
+    const s = engine.summary(req.params.id);
+    if (!s) throw new ApiError(404, 'not_found', `no rollout ${req.params.id}`);
+    return rolloutView(s);
+  });
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/rollouts/:id/devices',
+    { schema: { response: { 200: { type: 'object', properties: { items: { type: 'array', items: rolloutDeviceSchema } } }, 404: errorBodySchema } } },
+    async (req) => ({ items: withErrors(() => engine.devices(req.params.id))().map(deviceView) }),
+  );
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.post<{ Params: { id: string } }>(
+      `/api/v1/rollouts/:id/${action}`,
+      { schema: { response: { 200: rolloutSchema, 404: errorBodySchema, 409: errorBodySchema } } },
+      async (req) => rolloutView(withErrors(() => engine[action](req.params.id))()),
+    );
+  }
+}

@@ -1,0 +1,3 @@
+export * from './manifest.js';
+export * from './object5.js';
+export { compareVersions } from './version.js';
