@@ -1,3 +1,5 @@
+import { openAsBlob } from 'node:fs';
+
 /** A thin client of the gateway's REST API, shared by every CLI command. */
 export class CliError extends Error {
   constructor(
@@ -23,6 +25,19 @@ export class ApiClient {
   async post<T>(path: string, body: unknown, contentType = 'application/json'): Promise<T> {
     const payload = contentType === 'application/json' ? JSON.stringify(body ?? {}) : String(body);
     return this.request<T>(new URL(path, this.baseUrl), { method: 'POST', headers: { 'content-type': contentType }, body: payload });
+  }
+
+  /** Uploads a file as the raw request body (streamed from disk, not read into memory). */
+  async upload<T>(path: string, query: Record<string, string | undefined>, file: string): Promise<T> {
+    const url = new URL(path, this.baseUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    let body: Blob;
+    try {
+      body = await openAsBlob(file);
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return this.request<T>(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body });
   }
 
   private async request<T>(url: URL, init: RequestInit): Promise<T> {

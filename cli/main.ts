@@ -5,10 +5,14 @@ import { CliError } from './api-client.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerOperationCommands } from './commands/operations.js';
 import { registerRunCommands } from './commands/run.js';
+import { registerFirmwareCommands } from './commands/firmware.js';
+import { registerRolloutCommands } from './commands/rollouts.js';
 
 const program = new Command('edgedm')
   .description('Y.4702 device management: gateway, agent, simulated fleets and the operator CLI')
-  .version(EDGEDM_VERSION)
+  // `edgedm --version` is handled below, not by commander: a program option would also swallow
+  // the `--version` of `firmware add`.
+  .addHelpText('after', '\n  -V, --version  print the edgedm version (before any command)')
   .option('--api <url>', 'gateway REST API (default: $EDGEDM_API or http://127.0.0.1:8080)')
   .option('--json', 'machine-readable output')
   .showHelpAfterError()
@@ -17,8 +21,14 @@ const program = new Command('edgedm')
 registerRunCommands(program);
 registerDeviceCommands(program);
 registerOperationCommands(program);
+registerFirmwareCommands(program);
+registerRolloutCommands(program);
 
 try {
+  if (process.argv[2] === '-V' || process.argv[2] === '--version') {
+    process.stdout.write(`${EDGEDM_VERSION}\n`);
+    process.exit(0);
+  }
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {

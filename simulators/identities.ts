@@ -19,6 +19,9 @@ const PRODUCT_LINES = [
   { model: 'EDM-TH1', group: 'east', tag: 'sensor' },
 ] as const;
 
+/** Every model a simulated fleet has. */
+export const SIMULATED_MODELS: readonly string[] = [...new Set(PRODUCT_LINES.map((l) => l.model))];
+
 export function endpointName(prefix: string, index: number, count: number): string {
   return `${prefix}-${String(index).padStart(Math.max(4, String(count).length), '0')}`;
 }

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { FAULTS, parseFaultProfile } from '../../simulators/faults.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +16,7 @@ import { formatFactoryCsv } from '../../gateway/fleet/factory-import.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
 import { SimulatedHost } from '../../simulators/hardware/simulated-host.js';
-import { loadFleetSecret, simulatedIdentities } from '../../simulators/identities.js';
+import { loadFleetSecret, SIMULATED_MODELS, simulatedIdentities } from '../../simulators/identities.js';
 import { ApiClient, CliError, DEFAULT_API } from '../api-client.js';
 
 type DeepPartialGateway = DeepPartial<GatewayConfig>;
@@ -149,6 +151,7 @@ export function registerRunCommands(program: Command): void {
     .option('--keepalive <s>', 'MQTT keepalive in seconds', int('keepalive'), 30)
     .option('--ramp <n>', 'devices started per second', int('ramp'), 200)
     .option('--write-csv <file>', 'write the fleet\'s factory identities to this CSV file')
+    .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')})`)
     .option('--log-level <level>', 'log level', 'warn')
     .action(async (o: SimFlags, cmd: Command) => {
       const log = createLogger({ level: o.logLevel });
@@ -161,14 +164,23 @@ export function registerRunCommands(program: Command): void {
         const result = await api.post<{ created: number; updated: number }>('/api/v1/devices/import', csv, 'text/csv');
         log.info(result, 'factory identities registered with the gateway');
       }
-      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: o.server, stateDir, keepaliveSeconds: o.keepalive, rampPerSecond: o.ramp, log });
+      const fleet = SimulatedFleet.start({
+        identities,
+        bootstrapServerUri: o.server,
+        stateDir,
+        keepaliveSeconds: o.keepalive,
+        rampPerSecond: o.ramp,
+        log,
+        ...(o.faults ? { faults: parseFaultProfile(o.faults) } : {}),
+      });
       process.stdout.write(`simulating ${o.count} device(s) against ${o.server} (state in ${stateDir})\n`);
       onShutdown(log, () => fleet.stop());
     });
 
   addGatewayFlags(program.command('demo').description('gateway plus a simulated fleet in one process, on embedded defaults'))
     .option('-n, --count <n>', 'number of simulated devices', int('count'), 20)
-    .action(async (flags: GatewayFlags & { count: number }) => {
+    .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')})`)
+    .action(async (flags: GatewayFlags & { count: number; faults?: string }) => {
       const config = loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' });
       const log = createLogger({ level: config.logLevel });
       const gateway = await Gateway.start(config, log);
@@ -176,9 +188,10 @@ export function registerRunCommands(program: Command): void {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       const identities = simulatedIdentities({ count: flags.count, prefix: 'sim', fleetSecret: loadFleetSecret(stateDir) });
       gateway.devices.importFactoryIdentities(identities);
-      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: gateway.mqttUrl, stateDir, log });
+      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: gateway.mqttUrl, stateDir, log, ...(flags.faults ? { faults: parseFaultProfile(flags.faults) } : {}) });
       const started = Date.now();
       await fleet.whenAllRegistered(60_000).catch(() => undefined);
+      const demoFirmware = await ensureDemoFirmware(gateway);
       const example = identities[0]!.endpoint;
       const api = gateway.apiUrl;
       const apiFlag = api === DEFAULT_API ? '' : ` --api ${api}`;
@@ -200,6 +213,12 @@ export function registerRunCommands(program: Command): void {
           `  curl -s ${api}/api/v1/devices | head -c 600`,
           `  curl -s -X POST ${api}/api/v1/devices/${example}/read -H 'content-type: application/json' -d '{"path":"/3/0/2"}'`,
           '',
+          `Firmware update (a demo image ${demoFirmware} is in the repository):`,
+          `  npx edgedm firmware list${apiFlag}`,
+          `  npx edgedm rollout create --firmware ${demoFirmware} --target all --canary 2${apiFlag}`,
+          `  npx edgedm rollout status <id>${apiFlag}`,
+          `  npx edgedm read ${example} /3/0/3${apiFlag}          # the firmware version it runs`,
+          '',
           'Ctrl-C stops the gateway and the fleet; the registry stays in the data directory.',
           '',
         ].join('\n'),
@@ -211,7 +230,20 @@ export function registerRunCommands(program: Command): void {
     });
 }
 
+/** The demo's firmware image: deterministic bytes for every simulated model, added once. */
+async function ensureDemoFirmware(gateway: Gateway): Promise<string> {
+  const name = 'edgedm-sim';
+  const version = '1.1.0';
+  const id = `${name}@${version}`;
+  if (gateway.firmware.get(id)) return id;
+  const image = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < image.length; i++) image[i] = (i * 31 + (i >> 8)) & 0xff;
+  await gateway.firmware.add(Readable.from([image]), { name, version, models: [...SIMULATED_MODELS], vendor: gateway.config.firmware.vendor }, gateway.config.firmware.maxImageBytes);
+  return id;
+}
+
 interface SimFlags {
+  faults?: string;
   count: number;
   prefix: string;
   server: string;
