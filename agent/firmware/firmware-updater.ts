@@ -347,6 +347,7 @@ export class FirmwareUpdater {
     this.setState(FirmwareState.UPDATING, UpdateResult.INITIAL);
     try {
       await this.opts.slots.writeInactive(join(this.opts.dir, IMAGE_FILE), m.version, m.sha256);
+      if (this.closed) return; // shut down (or powered off) mid-write: the next boot reports the outcome
       this.opts.slots.armTrial();
     } catch (err) {
       this.opts.log.error({ err }, 'writing the firmware slot failed');
@@ -404,6 +405,7 @@ export class FirmwareUpdater {
   }
 
   private set(change: Partial<FirmwareRecord>, changedResources: number[]): void {
+    if (this.closed) return; // powered off or shut down: nothing more reaches the disk
     this.record = { ...this.record, ...change };
     for (const [k, v] of Object.entries(change)) if (v === undefined) delete (this.record as unknown as Record<string, unknown>)[k];
     this.opts.state.write(STATE_KEY, this.record);

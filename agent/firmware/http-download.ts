@@ -1,6 +1,5 @@
-import { createWriteStream, statSync } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 /** The server answered but the resource is not there or not usable (no point retrying). */
 export class DownloadRefused extends Error {
@@ -64,11 +63,17 @@ export async function downloadWithResume(url: string, file: string, opts: { etag
   }
   if (!response.body) throw new Error(`GET ${url}: no body`);
   let fetched = 0;
-  const counted = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
-  counted.on('data', (chunk: Buffer) => {
-    fetched += chunk.length;
-  });
-  await pipeline(counted, createWriteStream(file, { flags: append ? 'a' : 'w', mode: 0o600 }), { signal: opts.signal });
+  // Each chunk is on disk before the next is read: whatever arrived before a drop is kept for the resume.
+  const out = await open(file, append ? 'a' : 'w', 0o600);
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      await out.write(chunk);
+      fetched += chunk.length;
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+  }
   return { size: existingSize(file), fetched, etag };
 }
 
