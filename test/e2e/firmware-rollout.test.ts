@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Gateway } from '../../gateway/gateway.js';
+import { faultsFor, parseFaultProfile } from '../../simulators/faults.js';
+import { SimulatedFleet } from '../../simulators/fleet.js';
+import type { SimulatedIdentity } from '../../simulators/identities.js';
+import { api, startGateway, tempDir, testIdentities, testLog } from '../support/harness.js';
+import { waitFor } from '../support/wait.js';
+
+interface RolloutView {
+  id: string;
+  state: string;
+  reason: string | null;
+  total: number;
+  counts: Record<string, number>;
+  bytesServed: number;
+  finishedAt: string | null;
+}
+interface RolloutDeviceView {
+  endpoint: string;
+  batch: number;
+  state: string;
+  updateResult: number | null;
+  attempts: number;
+}
+interface TransferView {
+  endpoint: string;
+  bytesServed: number;
+  requests: number;
+}
+
+const IMAGE = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 13) & 0xff));
+
+async function addFirmware(gateway: Gateway, version: string, models: string[]): Promise<string> {
+  const res = await fetch(`${gateway.apiUrl}/api/v1/firmware?name=sim&version=${version}&model=${models.join(',')}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: IMAGE,
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function finished(gateway: Gateway, id: string, timeoutMs = 60_000): Promise<RolloutView> {
+  return waitFor(
+    `rollout ${id} finished`,
+    async () => {
+      const r = (await api<RolloutView>(gateway, 'GET', `/api/v1/rollouts/${id}`)).body;
+      return r.finishedAt ? r : undefined;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+async function versions(gateway: Gateway, identities: SimulatedIdentity[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const id of identities) {
+    const r = await api<{ content?: { value: unknown }[] }>(gateway, 'POST', `/api/v1/devices/${id.endpoint}/read`, { path: '/3/0/3' });
+    out.set(id.endpoint, String(r.body.content?.[0]?.value));
+  }
+  return out;
+}
+
+function startFleet(gateway: Gateway, identities: SimulatedIdentity[], dir: string, faults: string): SimulatedFleet {
+  gateway.devices.importFactoryIdentities(identities);
+  return SimulatedFleet.start({
+    identities,
+    bootstrapServerUri: gateway.mqttUrl,
+    stateDir: dir,
+    reconnect: { minDelayMs: 50, maxDelayMs: 500 },
+    faults: parseFaultProfile(faults),
+    firmware: { healthDeadlineMs: 3000, retryDelayMs: 100 },
+    log: testLog,
+  });
+}
+
+describe('staged firmware rollouts against simulated devices', () => {
+  test('scenario A: 10 % fail their health check; canary 10, abort at 20 % over ≥ 20: completes, exactly those roll back', async () => {
+    const dir = tempDir();
+    const gateway = await startGateway(`${dir.path}/gw`, { rollouts: { pollIntervalMs: 150 } });
+    const identities = testIdentities(40, 'sa');
+    const fleet = startFleet(gateway, identities, `${dir.path}/devices`, 'health-fail=10%');
+    try {
+      await fleet.whenAllRegistered(30_000);
+      const models = [...new Set(identities.map((i) => i.model))];
+      const firmware = await addFirmware(gateway, '1.1.0', models);
+      const created = await api<RolloutView>(gateway, 'POST', '/api/v1/rollouts', { firmware, target: 'all', canary: 10, batch: 15, abortFailurePct: 20, abortMinDevices: 20 });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const done = await finished(gateway, created.body.id, 90_000);
+      assert.equal(done.state, 'completed', done.reason ?? '');
+      const devices = (await api<{ items: RolloutDeviceView[] }>(gateway, 'GET', `/api/v1/rollouts/${done.id}/devices`)).body.items;
+      const profile = parseFaultProfile('health-fail=10%');
+      const failing = new Set(identities.filter((_, i) => faultsFor(profile, i).healthFail).map((i) => i.endpoint));
+      assert.equal(failing.size, 4);
+      const running = await versions(gateway, identities);
+      for (const d of devices) {
+        if (failing.has(d.endpoint)) {
+          assert.equal(d.state, 'failed', d.endpoint);
+          assert.equal(d.updateResult, 8, `${d.endpoint} reports Update Result 8`);
+          assert.equal(running.get(d.endpoint), '1.0.0', `${d.endpoint} rolled back`);
+        } else {
+          assert.equal(d.state, 'succeeded', d.endpoint);
+          assert.equal(running.get(d.endpoint), '1.1.0', d.endpoint);
+        }
+      }
+      assert.equal(done.counts.succeeded, 36);
+      assert.equal(done.counts.failed, 4);
+      // Byte counters: every device fetched the image once, nothing more.
+      const transfers = (await api<{ items: TransferView[] }>(gateway, 'GET', `/api/v1/transfers?rollout=${done.id}`)).body.items;
+      assert.equal(transfers.length, 40);
+      for (const t of transfers) assert.equal(t.bytesServed, IMAGE.length, t.endpoint);
+      assert.equal(done.bytesServed, 40 * IMAGE.length);
+      // A second rollout of the same version touches nobody who already runs it.
+      const again = await api<RolloutView>(gateway, 'POST', '/api/v1/rollouts', { firmware, target: 'all' });
+      const second = await finished(gateway, again.body.id, 90_000);
+      const secondTransfers = (await api<{ items: TransferView[] }>(gateway, 'GET', `/api/v1/transfers?rollout=${second.id}`)).body.items;
+      assert.deepEqual(secondTransfers.map((t) => t.endpoint).sort(), [...failing].sort(), 'only the rolled-back devices are offered the image again');
+    } finally {
+      await fleet.stop();
+      await gateway.close();
+      dir.remove();
+    }
+  });
+
+  test('scenario B: 50 % failing; canary 20, abort at 20 % over ≥ 10: aborts inside the canary, nobody outside it is touched', async () => {
+    const dir = tempDir();
+    const gateway = await startGateway(`${dir.path}/gw`, { rollouts: { pollIntervalMs: 150 } });
+    const identities = testIdentities(40, 'sb');
+    const fleet = startFleet(gateway, identities, `${dir.path}/devices`, 'health-fail=50%');
+    try {
+      await fleet.whenAllRegistered(30_000);
+      const firmware = await addFirmware(gateway, '1.1.0', [...new Set(identities.map((i) => i.model))]);
+      const created = await api<RolloutView>(gateway, 'POST', '/api/v1/rollouts', { firmware, target: 'all', canary: 20, abortFailurePct: 20, abortMinDevices: 10 });
+      const done = await finished(gateway, created.body.id, 90_000);
+      assert.equal(done.state, 'aborted');
+      assert.match(done.reason ?? '', /finished devices failed/);
+      const devices = (await api<{ items: RolloutDeviceView[] }>(gateway, 'GET', `/api/v1/rollouts/${done.id}/devices`)).body.items;
+      const outside = devices.filter((d) => d.batch !== 0);
+      assert.equal(outside.length, 20);
+      for (const d of outside) {
+        assert.equal(d.state, 'cancelled', d.endpoint);
+        assert.equal(d.attempts, 0, `${d.endpoint} was never sent anything`);
+      }
+      const transfers = (await api<{ items: TransferView[] }>(gateway, 'GET', `/api/v1/transfers?rollout=${done.id}`)).body.items;
+      const canary = new Set(devices.filter((d) => d.batch === 0).map((d) => d.endpoint));
+      assert.ok(transfers.every((t) => canary.has(t.endpoint)), 'no transfer outside the canary');
+      const running = await versions(gateway, identities);
+      for (const d of outside) assert.equal(running.get(d.endpoint), '1.0.0');
+    } finally {
+      await fleet.stop();
+      await gateway.close();
+      dir.remove();
+    }
+  });
+});
+
+describe('firmware repository over HTTP', () => {
+  const dir = tempDir();
+  let gateway: Gateway;
+  before(async () => {
+    gateway = await startGateway(`${dir.path}/gw`);
+  });
+  after(async () => {
+    await gateway.close();
+    dir.remove();
+  });
+
+  test('uploads are validated: missing model, bad version, duplicates, wrong content type', async () => {
+    const post = (query: string, type = 'application/octet-stream') =>
+      fetch(`${gateway.apiUrl}/api/v1/firmware?${query}`, { method: 'POST', headers: { 'content-type': type }, body: IMAGE });
+    assert.equal((await post('name=x&version=1.0.0')).status, 400);
+    assert.equal((await post('name=x&version=bad%20version&model=M')).status, 400);
+    assert.equal((await post('name=x&version=1.0.0&model=M')).status, 201);
+    const dup = await post('name=x&version=1.0.0&model=M');
+    assert.equal(dup.status, 409);
+    assert.equal(((await dup.json()) as { error: { code: string } }).error.code, 'firmware_conflict');
+    assert.equal((await post('name=y&version=1.0.0&model=M', 'text/plain')).status, 415);
+    const list = await api<{ items: { id: string; size: number }[] }>(gateway, 'GET', '/api/v1/firmware');
+    assert.deepEqual(list.body.items.map((f) => [f.id, f.size]), [['x@1.0.0', IMAGE.length]]);
+  });
+
+  test('rollout requests with an unknown firmware, a bad target or a bad policy get clear 4xx errors', async () => {
+    assert.equal((await api(gateway, 'POST', '/api/v1/rollouts', { firmware: 'nope@1', target: 'all' })).status, 404);
+    const badTarget = await api<{ error: { code: string } }>(gateway, 'POST', '/api/v1/rollouts', { firmware: 'x@1.0.0', target: 'colour:red' });
+    assert.equal(badTarget.status, 400);
+    assert.equal(badTarget.body.error.code, 'invalid_target');
+    const badCanary = await api<{ error: { message: string } }>(gateway, 'POST', '/api/v1/rollouts', { firmware: 'x@1.0.0', target: 'all', canary: 'ten' });
+    assert.equal(badCanary.status, 400);
+    assert.match(badCanary.body.error.message, /canary/);
+    assert.equal((await api(gateway, 'POST', '/api/v1/rollouts', { firmware: 'x@1.0.0', target: 'id:nobody' })).status, 400);
+    assert.equal((await api(gateway, 'POST', '/api/v1/rollouts/ro-missing/pause')).status, 404);
+  });
+});
