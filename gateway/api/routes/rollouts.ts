@@ -140,7 +140,7 @@ export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void
           properties: {
             firmware: { type: 'string', minLength: 1 },
             target: { type: 'string', minLength: 1, maxLength: 2048 },
-            canary: { type: ['integer', 'string'] },
+            canary: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 16 }] },
             batch: { type: 'integer', minimum: 1 },
             successPct: { type: 'number', minimum: 0, maximum: 100 },
             maxConcurrent: { type: 'integer', minimum: 1 },
