@@ -17,9 +17,7 @@ export class ApiClient {
   constructor(readonly baseUrl: string) {}
 
   async get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T> {
-    const url = new URL(path, this.baseUrl);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    return this.request<T>(url, { method: 'GET' });
+    return this.request<T>(this.url(path, query), { method: 'GET' });
   }
 
   async post<T>(path: string, body: unknown, contentType = 'application/json'): Promise<T> {
@@ -29,8 +27,7 @@ export class ApiClient {
 
   /** Uploads a file as the raw request body (streamed from disk, not read into memory). */
   async upload<T>(path: string, query: Record<string, string | undefined>, file: string): Promise<T> {
-    const url = new URL(path, this.baseUrl);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    const url = this.url(path, query);
     let body: Blob;
     try {
       body = await openAsBlob(file);
@@ -38,6 +35,12 @@ export class ApiClient {
       throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     return this.request<T>(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body });
+  }
+
+  private url(path: string, query: Record<string, string | number | undefined> = {}): URL {
+    const url = new URL(path, this.baseUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
   }
 
   private async request<T>(url: URL, init: RequestInit): Promise<T> {

@@ -5,6 +5,9 @@ import { TargetSyntaxError } from '../../protocol/targets/index.js';
 import { DeviceLinkError } from '../device-link.js';
 import { DeviceUnavailableError } from '../fleet/device-commands.js';
 import { DeviceNotFoundError, InvalidLabelError } from '../store/device-repository.js';
+import { FirmwareError } from '../firmware/firmware-repository.js';
+import { RolloutError } from '../rollouts/rollout-engine.js';
+import { RolloutPolicyError } from '../rollouts/rollout-policy.js';
 
 /** Every error body has this shape, so scripts can rely on `error.code`. */
 export interface ApiErrorBody {
@@ -46,6 +49,15 @@ function classify(err: unknown): ApiError {
   if (err instanceof InvalidValueError) return new ApiError(400, 'invalid_value', err.message);
   if (err instanceof TargetSyntaxError) return new ApiError(400, 'invalid_target', err.message, { position: err.position });
   if (err instanceof InvalidLabelError) return new ApiError(400, 'invalid_label', err.message);
+  if (err instanceof FirmwareError) {
+    const status = { invalid: 400, conflict: 409, 'not-found': 404 }[err.kind];
+    return new ApiError(status, `firmware_${err.kind.replace('-', '_')}`, err.message);
+  }
+  if (err instanceof RolloutPolicyError) return new ApiError(400, 'invalid_rollout', err.message);
+  if (err instanceof RolloutError) {
+    const [status, code] = ({ invalid: [400, 'invalid_rollout'], conflict: [409, 'rollout_conflict'], 'not-found': [404, 'not_found'] } as const)[err.kind];
+    return new ApiError(status, code, err.message);
+  }
   const fe = err as FastifyError;
   if (fe.validation) return new ApiError(400, 'invalid_request', fe.message);
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

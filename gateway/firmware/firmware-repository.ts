@@ -177,6 +177,11 @@ export class FirmwareRepository {
     return rows.map(toTransfer);
   }
 
+  /** Bytes served over all transfers of a rollout. */
+  bytesServed(rolloutId: string): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(bytes_served), 0) AS n FROM transfers WHERE rollout_id = ?').get(rolloutId) as { n: number }).n;
+  }
+
   /** Counts bytes actually sent, so a resumed download shows as such. */
   countServed(transferId: string, bytes: number): void {
     this.db.prepare('UPDATE transfers SET bytes_served = bytes_served + ?, requests = requests + 1, last_request_at = ? WHERE id = ?').run(bytes, Date.now(), transferId);

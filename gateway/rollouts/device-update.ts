@@ -112,7 +112,7 @@ export async function stepDevice(row: RolloutDevice, ctx: DeviceUpdateContext): 
 function failure(row: RolloutDevice, result: number, ctx: DeviceUpdateContext): DeviceChange {
   if (result === UpdateResult.INITIAL) {
     // Idle with no result: the device forgot the job (reset, factory reset): start over.
-    return { state: 'queued', ...{ nextCheckAt: ctx.now } };
+    return { state: 'queued', nextCheckAt: ctx.now };
   }
   if (TRANSIENT_RESULTS.has(result) && row.attempts < ctx.maxAttempts) {
     return { state: 'queued', updateResult: result, reason: `${describeUpdateResult(result)}; retrying`, nextCheckAt: ctx.now + ctx.retryDelayMs * 2 ** row.attempts };

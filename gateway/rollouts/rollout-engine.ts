@@ -1,13 +1,14 @@
 import type { Logger } from '../../common/logger.js';
 import { compileTarget, parseTarget } from '../../protocol/targets/index.js';
 import type { EventBus } from '../events.js';
-import type { FirmwareRepository } from '../firmware/firmware-repository.js';
+import type { Firmware, FirmwareRepository } from '../firmware/firmware-repository.js';
 import type { DeviceCommands } from '../fleet/device-commands.js';
 import type { DeviceRepository } from '../store/device-repository.js';
 import { stepDevice } from './device-update.js';
 import {
   abortReason,
   batchGateFailure,
+  DEVICE_UPDATE_STATES,
   NOT_STARTED_STATES,
   planBatches,
   tally,
@@ -64,6 +65,8 @@ export class RolloutEngine {
   private readonly unsubscribe: () => void;
   /** Start times per rollout, for --rate-per-min (a restart forgets them: at worst one extra minute's worth). */
   private readonly starts = new Map<string, number[]>();
+  private readonly pendingProgress = new Set<string>();
+  private closed = false;
 
   constructor(private readonly opts: RolloutEngineOptions) {
     this.repo = opts.rollouts;
@@ -80,6 +83,8 @@ export class RolloutEngine {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.pendingProgress.clear();
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe();
     // Steps under way end with their device request; do not hold a shutdown for longer than that.
@@ -128,12 +133,10 @@ export class RolloutEngine {
     const rollout = this.repo.get(id);
     if (!rollout) return undefined;
     const devices = this.repo.devices(id);
-    const counts = Object.fromEntries(
-      ['queued', 'waiting-offline', 'downloading', 'downloaded', 'updating', 'succeeded', 'failed', 'timed-out', 'cancelled', 'skipped-offline'].map((s) => [s, 0]),
-    ) as Record<DeviceUpdateState, number>;
+    const counts = Object.fromEntries(DEVICE_UPDATE_STATES.map((s) => [s, 0])) as Record<DeviceUpdateState, number>;
     for (const d of devices) counts[d.state]++;
     const open = devices.filter((d) => !TERMINAL_DEVICE_STATES.has(d.state));
-    const bytesServed = this.opts.firmware.transfers({ rolloutId: id }).reduce((sum, t) => sum + t.bytesServed, 0);
+    const bytesServed = this.opts.firmware.bytesServed(id);
     return { ...rollout, counts, total: devices.length, currentBatch: open.length > 0 ? Math.min(...open.map((d) => d.batch)) : null, bytesServed };
   }
 
@@ -148,7 +151,7 @@ export class RolloutEngine {
 
   /** One pass over every rollout that still has work. Exposed for tests. */
   async tick(): Promise<void> {
-    if (this.ticking) return;
+    if (this.ticking || this.closed) return;
     this.ticking = true;
     try {
       for (const rollout of this.repo.active()) this.advance(rollout);
@@ -163,6 +166,8 @@ export class RolloutEngine {
     const now = this.now();
     const devices = this.repo.devices(rollout.id);
     const p = rollout.policy;
+    const firmware = this.opts.firmware.get(rollout.firmwareId);
+    if (!firmware) return;
 
     if (rollout.state === 'running' || rollout.state === 'paused') {
       if (p.deadline !== null && now >= p.deadline) return this.passDeadline(rollout, devices, now);
@@ -178,10 +183,10 @@ export class RolloutEngine {
 
     // Devices already under way are always followed to an outcome, even after pause/abort/cancel.
     for (const d of devices) {
-      if (!TERMINAL_DEVICE_STATES.has(d.state) && d.startedAt !== null) this.maybeStep(rollout, d, now);
+      if (!TERMINAL_DEVICE_STATES.has(d.state) && d.startedAt !== null) this.maybeStep(rollout, firmware, d, now);
     }
 
-    if (rollout.state === 'running') this.startMore(rollout, devices, now);
+    if (rollout.state === 'running') this.startMore(rollout, firmware, devices, now);
 
     const open = devices.filter((d) => !TERMINAL_DEVICE_STATES.has(d.state));
     if (open.length === 0) {
@@ -192,7 +197,7 @@ export class RolloutEngine {
     }
   }
 
-  private startMore(rollout: Rollout, devices: RolloutDevice[], now: number): void {
+  private startMore(rollout: Rollout, firmware: Firmware, devices: RolloutDevice[], now: number): void {
     const p = rollout.policy;
     const batch = this.currentBatch(rollout, devices, now);
     if (batch === undefined) return;
@@ -208,7 +213,7 @@ export class RolloutEngine {
       if (this.repo.busyElsewhere(d.endpoint, rollout.id).length > 0) continue;
       active++;
       recent.push(now);
-      this.maybeStep(rollout, d, now, true);
+      this.maybeStep(rollout, firmware, d, now, true);
     }
     this.starts.set(rollout.id, recent);
   }
@@ -232,7 +237,7 @@ export class RolloutEngine {
     return undefined;
   }
 
-  private maybeStep(rollout: Rollout, d: RolloutDevice, now: number, starting = false): void {
+  private maybeStep(rollout: Rollout, firmware: Firmware, d: RolloutDevice, now: number, starting = false): void {
     const key = `${rollout.id}/${d.endpoint}`;
     if (this.inFlight.has(key)) return;
     if (!starting && d.nextCheckAt !== null && d.nextCheckAt > now) return;
@@ -242,8 +247,6 @@ export class RolloutEngine {
       return;
     }
     if (!this.opts.commands.isConnected(d.endpoint)) return; // rebooting or offline: looked at again when it registers
-    const firmware = this.opts.firmware.get(rollout.firmwareId);
-    if (!firmware) return;
     this.inFlight.add(key);
     stepDevice(d, {
       firmware,
@@ -315,7 +318,20 @@ export class RolloutEngine {
     setImmediate(() => void this.tick());
   }
 
+  /** Progress events are coalesced: a burst of device changes costs one summary, not one each. */
   private publish(rolloutId: string): void {
+    if (this.pendingProgress.size === 0) setImmediate(() => this.flushProgress());
+    this.pendingProgress.add(rolloutId);
+  }
+
+  private flushProgress(): void {
+    if (this.closed) return;
+    const ids = [...this.pendingProgress];
+    this.pendingProgress.clear();
+    for (const id of ids) this.publishNow(id);
+  }
+
+  private publishNow(rolloutId: string): void {
     const s = this.summary(rolloutId);
     if (s) this.opts.events.publish({ type: 'rollout.progress', rolloutId, state: s.state, counts: s.counts, total: s.total, reason: s.reason, at: this.now() });
   }

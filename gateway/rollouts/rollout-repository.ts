@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../store/database.js';
-import type { DeviceUpdateState, RolloutPolicy, RolloutState } from './rollout-policy.js';
+import { TERMINAL_DEVICE_STATES, type DeviceUpdateState, type RolloutPolicy, type RolloutState } from './rollout-policy.js';
+
+const TERMINAL_LIST = [...TERMINAL_DEVICE_STATES].map((s) => `'${s}'`).join(', ');
 
 export interface Rollout {
   id: string;
@@ -135,9 +137,7 @@ export class RolloutRepository {
 
   /** The device came back: look at its open updates at the next tick. */
   checkNow(endpoint: string): void {
-    this.db
-      .prepare("UPDATE rollout_devices SET next_check_at = NULL WHERE endpoint = ? AND state NOT IN ('succeeded', 'failed', 'timed-out', 'cancelled', 'skipped-offline')")
-      .run(endpoint);
+    this.db.prepare(`UPDATE rollout_devices SET next_check_at = NULL WHERE endpoint = ? AND state NOT IN (${TERMINAL_LIST})`).run(endpoint);
   }
 
   /** Rollouts (other than `except`) in which the device has an update under way. */

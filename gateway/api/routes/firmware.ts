@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { FirmwareError, type Firmware, type FirmwareRepository, type Transfer } from '../../firmware/firmware-repository.js';
+import type { Firmware, FirmwareRepository, Transfer } from '../../firmware/firmware-repository.js';
 import { ApiError, errorBodySchema } from '../errors.js';
 
 export const firmwareSchema = {
@@ -40,12 +40,6 @@ const transferView = (t: Transfer) => ({
   lastRequestAt: t.lastRequestAt === null ? null : new Date(t.lastRequestAt).toISOString(),
 });
 
-export function toApiError(err: unknown): unknown {
-  if (!(err instanceof FirmwareError)) return err;
-  const status = err.kind === 'conflict' ? 409 : err.kind === 'not-found' ? 404 : 400;
-  return new ApiError(status, `firmware_${err.kind.replace('-', '_')}`, err.message);
-}
-
 /** The firmware repository's API: upload (raw body), list, show, and per-transfer byte counters. */
 export function firmwareRoutes(app: FastifyInstance, firmware: FirmwareRepository, opts: { maxImageBytes: number; vendor: string }): void {
   // The image streams to disk while it is hashed; it is never held in memory whole.
@@ -73,16 +67,12 @@ export function firmwareRoutes(app: FastifyInstance, firmware: FirmwareRepositor
       if (!req.headers['content-type']?.startsWith('application/octet-stream')) {
         throw new ApiError(415, 'unsupported_media_type', 'send the image as application/octet-stream');
       }
-      try {
-        const added = await firmware.add(
-          req.body as Readable,
-          { name: req.query.name, version: req.query.version, models: req.query.model.split(','), vendor: req.query.vendor ?? opts.vendor },
-          opts.maxImageBytes,
-        );
-        return reply.status(201).send(firmwareView(added));
-      } catch (err) {
-        throw toApiError(err);
-      }
+      const added = await firmware.add(
+        req.body as Readable,
+        { name: req.query.name, version: req.query.version, models: req.query.model.split(','), vendor: req.query.vendor ?? opts.vendor },
+        opts.maxImageBytes,
+      );
+      return reply.status(201).send(firmwareView(added));
     },
   );
 

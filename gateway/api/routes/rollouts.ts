@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_ROLLOUT_POLICY, parseCanary, RolloutPolicyError, type RolloutPolicy } from '../../rollouts/rollout-policy.js';
-import { RolloutError, type RolloutEngine, type RolloutSummary } from '../../rollouts/rollout-engine.js';
+import type { RolloutEngine, RolloutSummary } from '../../rollouts/rollout-engine.js';
 import type { RolloutDevice } from '../../rollouts/rollout-repository.js';
 import { ApiError, errorBodySchema } from '../errors.js';
 
@@ -84,13 +84,6 @@ const rolloutDeviceSchema = {
   },
 } as const;
 
-function toApiError(err: unknown): unknown {
-  if (err instanceof RolloutPolicyError) return new ApiError(400, 'invalid_rollout', err.message);
-  if (!(err instanceof RolloutError)) return err;
-  const status = err.kind === 'not-found' ? 404 : err.kind === 'conflict' ? 409 : 400;
-  return new ApiError(status, err.kind === 'not-found' ? 'not_found' : err.kind === 'conflict' ? 'rollout_conflict' : 'invalid_rollout', err.message);
-}
-
 /** Parses a deadline: an ISO time, or a duration from now such as 90m, 2h, 1d. */
 export function parseDeadline(value: string, now = Date.now()): number {
   const d = /^(\d+)([smhd])$/.exec(value.trim());
@@ -119,16 +112,6 @@ function policyFrom(body: CreateBody): RolloutPolicy {
 
 /** Staged firmware rollouts: create, follow, pause, resume, cancel. Progress also streams on /api/v1/events. */
 export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void {
-  const withErrors =
-    <A extends unknown[], R>(fn: (...a: A) => R) =>
-    (...a: A): R => {
-      try {
-        return fn(...a);
-      } catch (err) {
-        throw toApiError(err);
-      }
-    };
-
   app.post<{ Body: CreateBody }>(
     '/api/v1/rollouts',
     {
@@ -157,7 +140,7 @@ export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void
       },
     },
     async (req, reply) => {
-      const created = withErrors(() => engine.create({ firmwareId: req.body.firmware, target: req.body.target, policy: policyFrom(req.body) }))();
+      const created = engine.create({ firmwareId: req.body.firmware, target: req.body.target, policy: policyFrom(req.body) });
       return reply.status(201).send(rolloutView(created));
     },
   );
@@ -175,14 +158,14 @@ export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void
   app.get<{ Params: { id: string } }>(
     '/api/v1/rollouts/:id/devices',
     { schema: { response: { 200: { type: 'object', properties: { items: { type: 'array', items: rolloutDeviceSchema } } }, 404: errorBodySchema } } },
-    async (req) => ({ items: withErrors(() => engine.devices(req.params.id))().map(deviceView) }),
+    async (req) => ({ items: engine.devices(req.params.id).map(deviceView) }),
   );
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post<{ Params: { id: string } }>(
       `/api/v1/rollouts/:id/${action}`,
       { schema: { response: { 200: rolloutSchema, 404: errorBodySchema, 409: errorBodySchema } } },
-      async (req) => rolloutView(withErrors(() => engine[action](req.params.id))()),
+      async (req) => rolloutView(engine[action](req.params.id)),
     );
   }
 }
