@@ -16,6 +16,7 @@ export class FirmwareTestDevice {
   reboots = 0;
   /** Whether the agent reaches its server after a boot (the trial's health check). */
   reachesServer = true;
+  private stopped = false;
 
   constructor(
     private readonly dir: string,
@@ -28,6 +29,12 @@ export class FirmwareTestDevice {
   powerOn(): void {
     this.host = new SimulatedHost({ serialNumber: 'SN-FW', model: 'EDM-T', seed: 3, bootDelayMs: 5, flashDir: join(this.dir, 'flash'), ...this.hostOptions });
     this.boot();
+  }
+
+  /** The end of a test: nothing of this device runs on (no reboot into a removed directory). */
+  shutdown(): void {
+    this.stopped = true;
+    this.objects.firmware!.close();
   }
 
   /** The power fails: nothing is shut down, nothing is saved beyond what already is. */
@@ -84,6 +91,6 @@ export class FirmwareTestDevice {
     this.reboots++;
     this.objects.firmware!.close();
     await this.host.reboot();
-    this.boot();
+    if (!this.stopped) this.boot();
   }
 }

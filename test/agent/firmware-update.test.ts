@@ -27,7 +27,7 @@ describe('Object 5 on the agent: state machine, verification, A/B install', () =
     dir = tempDir('edgedm-fw-');
     device = new FirmwareTestDevice(dir.path, server.trustAnchor);
   });
-  afterEach(() => device.firmware.close());
+  afterEach(() => device.shutdown());
   after(() => dir?.remove());
 
   const publish = (opts: Parameters<FirmwareServer['publish']>[2], bytes = good) => server.publish(`/img-${++n}.bin`, bytes, opts);
@@ -71,6 +71,8 @@ describe('Object 5 on the agent: state machine, verification, A/B install', () =
       assert.equal((await device.exec('/5/0/10')).code, '4.05', 'Cancel while Updating');
       assert.equal((await device.write('/5/0/1', '')).code, '4.05', 'reset while Updating');
     }
+    // Let the install finish before the next test removes this device's flash.
+    await waitFor('update finished', async () => (await device.status()).result === R.SUCCESS);
   });
 
   test('an invalid URI is accepted as a write and reported as result 7; an unsupported scheme as 9; an empty URI resets to Idle', async () => {
