@@ -79,7 +79,7 @@ export class Gateway {
         commands,
         events,
         log: log.child({ component: 'rollouts' }),
-        packageBaseUrl: () => config.firmware.baseUrl ?? apiBaseUrl,
+        packageBaseUrl: (scheme) => (scheme === 'http' ? (config.firmware.baseUrl ?? apiBaseUrl) : undefined),
         pollIntervalMs: config.rollouts.pollIntervalMs,
       });
       const api = await buildApi({

@@ -17,7 +17,8 @@ import { ResultCode } from '../../protocol/model/index.js';
 import type { FirmwareSlots } from '../host/firmware-slots.js';
 import { OperationError } from '../objects/instance.js';
 import type { StateStore } from '../state/state-store.js';
-import { downloadWithResume, DownloadRefused, fetchSmall } from './http-download.js';
+import { DownloadRefused, type PackageSource } from './package-source.js';
+import { defaultPackageSources, type SchemeSource } from './sources.js';
 
 /** What Object 5 keeps across restarts and power cuts. */
 interface FirmwareRecord {
@@ -61,6 +62,8 @@ export interface FirmwareUpdaterOptions {
   /** Transient download failures are retried this often before Update Result 4. */
   downloadAttempts?: number;
   retryDelayMs?: number;
+  /** Pull protocols by URL scheme; defaults to all this agent speaks. */
+  sources?: ReadonlyMap<string, SchemeSource>;
 }
 
 const RES = { STATE: 3, RESULT: 5, PKG_NAME: 6, PKG_VERSION: 7, URI: 1, LAST_CHANGE: 12 } as const;
@@ -76,8 +79,10 @@ export class FirmwareUpdater {
   private download: AbortController | undefined;
   private timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private readonly sources: ReadonlyMap<string, SchemeSource>;
 
   constructor(private readonly opts: FirmwareUpdaterOptions) {
+    this.sources = opts.sources ?? defaultPackageSources;
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     this.record = opts.state.read<FirmwareRecord>(STATE_KEY) ?? {
       state: FirmwareState.IDLE,
@@ -118,6 +123,10 @@ export class FirmwareUpdater {
   }
   get autoUpgrade(): boolean {
     return this.record.autoUpgrade;
+  }
+  /** /5/0/8: the pull protocols, in the order they are preferred. */
+  get supportedProtocols(): number[] {
+    return [...this.sources.values()].map((s) => s.protocol);
   }
 
   // ---- boot --------------------------------------------------------------------------------
@@ -195,7 +204,7 @@ export class FirmwareUpdater {
     } catch {
       return this.setResult(UpdateResult.INVALID_URI);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return this.setResult(UpdateResult.UNSUPPORTED_PROTOCOL);
+    if (!this.sources.has(parsed.protocol)) return this.setResult(UpdateResult.UNSUPPORTED_PROTOCOL);
     rmSync(join(this.opts.dir, PART_FILE), { force: true });
     this.setState(FirmwareState.DOWNLOADING, UpdateResult.INITIAL);
     this.startDownload();
@@ -254,19 +263,29 @@ export class FirmwareUpdater {
     });
   }
 
+  private sourceFor(uri: string): PackageSource | undefined {
+    try {
+      return this.sources.get(new URL(uri).protocol)?.source;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async runDownload(signal: AbortSignal): Promise<void> {
     const uri = this.record.packageUri;
     const part = join(this.opts.dir, PART_FILE);
     const attempts = this.opts.downloadAttempts ?? 5;
     const model = this.opts.model();
+    const source = this.sourceFor(uri);
+    if (!source) return this.reset(UpdateResult.UNSUPPORTED_PROTOCOL);
     for (let attempt = 1; ; attempt++) {
       try {
-        const manifestBytes = await fetchSmall(`${uri}${MANIFEST_SUFFIX}`, MAX_MANIFEST_BYTES, signal).catch((err: unknown) => {
+        const manifestBytes = await source.fetchSmall(`${uri}${MANIFEST_SUFFIX}`, MAX_MANIFEST_BYTES, signal).catch((err: unknown) => {
           if (err instanceof DownloadRefused && err.status === 404) return undefined;
           throw err;
         });
         const capacity = this.opts.slots.capacityBytes();
-        const result = await downloadWithResume(uri, part, { etag: this.record.etag, signal, maxBytes: capacity });
+        const result = await source.fetchResumable(uri, part, { etag: this.record.etag, signal, maxBytes: capacity });
         if (signal.aborted) return;
         this.set({ etag: result.etag }, []);
         this.opts.log.info({ size: result.size, fetched: result.fetched, resumedFrom: result.size - result.fetched }, 'firmware image downloaded');

@@ -1,24 +1,6 @@
 import { statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-
-/** The server answered but the resource is not there or not usable (no point retrying). */
-export class DownloadRefused extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'DownloadRefused';
-  }
-}
-
-export interface RangeDownloadResult {
-  /** Bytes in the file when done. */
-  size: number;
-  /** Bytes this call fetched (the rest was already there). */
-  fetched: number;
-  etag: string | undefined;
-}
+import { DownloadRefused, type FetchOptions, type PackageSource, type ResumableFetchResult } from './package-source.js';
 
 function existingSize(file: string): number {
   try {
@@ -33,7 +15,7 @@ function existingSize(file: string): number {
  * `etag`, If-Range makes the server send the whole image again if it changed meanwhile, so
  * stale bytes are never stitched to new ones.
  */
-export async function downloadWithResume(url: string, file: string, opts: { etag?: string; signal?: AbortSignal; maxBytes: number }): Promise<RangeDownloadResult> {
+export async function downloadWithResume(url: string, file: string, opts: FetchOptions): Promise<ResumableFetchResult> {
   const have = existingSize(file);
   const headers: Record<string, string> = {};
   if (have > 0) {
@@ -88,3 +70,6 @@ export async function fetchSmall(url: string, maxBytes: number, signal?: AbortSi
   if (body.length > maxBytes) throw new DownloadRefused(`GET ${url}: ${body.length} bytes exceed ${maxBytes}`, 413);
   return body;
 }
+
+/** Pull over HTTP(S). */
+export const httpSource: PackageSource = { fetchSmall, fetchResumable: downloadWithResume };

@@ -1,5 +1,5 @@
 import { defaultObjectRegistry, FirmwareUpdateResource as R, ObjectId } from '../../protocol/model/objects/index.js';
-import { DeliveryMethod, FirmwareProtocol } from '../../protocol/firmware/index.js';
+import { DeliveryMethod } from '../../protocol/firmware/index.js';
 import type { FirmwareUpdater } from '../firmware/firmware-updater.js';
 import { ObjectInstance } from './instance.js';
 
@@ -17,7 +17,7 @@ export class FirmwareUpdateObject extends ObjectInstance {
     this.resource(R.UPDATE_RESULT, { read: () => updater.result });
     this.resource(R.PKG_NAME, { read: () => updater.pkgName ?? '' });
     this.resource(R.PKG_VERSION, { read: () => updater.pkgVersion ?? '' });
-    this.resource(R.FIRMWARE_UPDATE_PROTOCOL_SUPPORT, { read: () => new Map([[0, FirmwareProtocol.HTTP], [1, FirmwareProtocol.HTTPS]]) });
+    this.resource(R.FIRMWARE_UPDATE_PROTOCOL_SUPPORT, { read: () => new Map(updater.supportedProtocols.map((p, i) => [i, p])) });
     this.resource(R.FIRMWARE_UPDATE_DELIVERY_METHOD, { read: () => DeliveryMethod.PULL });
     this.resource(R.CANCEL, { execute: () => updater.executeCancel() });
     this.resource(R.SEVERITY, { read: () => updater.severity, write: (v) => updater.writeSeverity(Number(v)) });

@@ -80,6 +80,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--timeout <s>', 'per-device timeout in seconds (default 3600)', int)
     .option('--deadline <t>', 'ISO time or duration (90m, 2h, 1d) after which remaining devices are skipped')
     .option('--allow-downgrade', 'allow installing a version older than the running one')
+    .option('--delivery <how>', 'http or coap (devices pull the image from the gateway), or push (blocks over the device\'s DM link); default http')
     .option('--wait', 'follow progress until the rollout ends')
     .action(async (o: Record<string, string | number | boolean | undefined>, cmd: Command) => {
       const api = apiFrom(cmd);
@@ -96,6 +97,7 @@ export function registerRolloutCommands(program: Command): void {
         timeoutSeconds: o.timeout,
         deadline: o.deadline,
         allowDowngrade: o.allowDowngrade === true ? true : undefined,
+        delivery: o.delivery,
       };
       let r = await api.post<RolloutView>('/api/v1/rollouts', body);
       if (!o.wait) return output(cmd, r, () => `${describe(r)}\n\nfollow it with: edgedm rollout status ${r.id}`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { signManifest, type SignedManifest } from '../../protocol/firmware/index.js';
-import type { TransportKind } from '../../protocol/states.js';
+import type { Delivery } from '../rollouts/rollout-policy.js';
 import type { Database } from '../store/database.js';
 import type { OperatorKey } from './operator-key.js';
 
@@ -26,7 +26,8 @@ export interface Transfer {
   firmwareId: string;
   endpoint: string;
   rolloutId: string | null;
-  transport: TransportKind | 'http';
+  /** How the image travels: pulled over HTTP or CoAP, or pushed over the device's DM link. */
+  transport: Delivery;
   allowDowngrade: boolean;
   bytesServed: number;
   requests: number;

@@ -37,8 +37,11 @@ export interface RolloutEngineOptions {
   commands: DeviceCommands;
   events: EventBus;
   log: Logger;
-  /** Where devices fetch images: the REST API's public base URL. */
-  packageBaseUrl: () => string;
+  /**
+   * Where devices pull images, per scheme: the REST API's public base URL for HTTP, the CoAP
+   * endpoint's for CoAP; undefined when that endpoint is not running.
+   */
+  packageBaseUrl: (scheme: 'http' | 'coap') => string | undefined;
   /** How often the engine looks at each active device. */
   pollIntervalMs: number;
   now?: () => number;
@@ -107,6 +110,9 @@ export class RolloutEngine {
       .filter((d) => d.status !== 'decommissioned' && matches(d))
       .map((d) => d.endpoint);
     if (endpoints.length === 0) throw new RolloutError(`no device matches "${input.target}"`, 'invalid');
+    if (policy.delivery !== 'push' && this.opts.packageBaseUrl(policy.delivery) === undefined) {
+      throw new RolloutError(`delivery ${policy.delivery} needs the gateway's ${policy.delivery.toUpperCase()} endpoint, which is not running`, 'invalid');
+    }
     const rollout = this.repo.create({ ...input, policy, endpoints, batches: planBatches(endpoints.length, policy) }, this.now());
     this.opts.log.info({ rollout: rollout.id, firmware: firmware.id, devices: endpoints.length, target: input.target }, 'rollout created');
     this.publish(rollout.id);
@@ -252,8 +258,9 @@ export class RolloutEngine {
       firmware,
       send: (op) => this.opts.commands.execute(d.endpoint, op),
       newPackageUri: () => {
-        const t = this.opts.firmware.createTransfer({ firmwareId: firmware.id, endpoint: d.endpoint, rolloutId: rollout.id, transport: 'http', allowDowngrade: rollout.policy.allowDowngrade });
-        return { uri: `${this.opts.packageBaseUrl()}/fw/${t.id}/${firmware.name}-${firmware.version}.bin`, transferId: t.id };
+        const scheme = rollout.policy.delivery === 'coap' ? 'coap' : 'http';
+        const t = this.opts.firmware.createTransfer({ firmwareId: firmware.id, endpoint: d.endpoint, rolloutId: rollout.id, transport: scheme, allowDowngrade: rollout.policy.allowDowngrade });
+        return { uri: `${this.opts.packageBaseUrl(scheme)}/fw/${t.id}/${firmware.name}-${firmware.version}.bin`, transferId: t.id };
       },
       maxAttempts: rollout.policy.maxAttempts,
       now,

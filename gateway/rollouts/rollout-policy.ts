@@ -1,4 +1,11 @@
 /**
+ * How the image reaches a device: pulled over HTTP or CoAP from the gateway (Package URI),
+ * or pushed in blocks over the device's own DM link (Package).
+ */
+export const DELIVERIES = ['http', 'coap', 'push'] as const;
+export type Delivery = (typeof DELIVERIES)[number];
+
+/**
  * How a rollout proceeds: canary, batches, pacing and abort criteria. Pure functions only, so
  * the rules are tested without devices.
  */
@@ -23,6 +30,7 @@ export interface RolloutPolicy {
   allowDowngrade: boolean;
   /** Attempts per device for transient failures (connection lost). */
   maxAttempts: number;
+  delivery: Delivery;
 }
 
 export const DEFAULT_ROLLOUT_POLICY: RolloutPolicy = {
@@ -37,6 +45,7 @@ export const DEFAULT_ROLLOUT_POLICY: RolloutPolicy = {
   deadline: null,
   allowDowngrade: false,
   maxAttempts: 3,
+  delivery: 'http',
 };
 
 export const DEVICE_UPDATE_STATES = [
@@ -139,6 +148,7 @@ export function validatePolicy(p: RolloutPolicy): RolloutPolicy {
   int('abort-min-devices', p.abortMinDevices, 1);
   int('timeout', p.timeoutSeconds, 1);
   int('max-attempts', p.maxAttempts, 1);
+  if (!DELIVERIES.includes(p.delivery)) throw new RolloutPolicyError(`delivery must be one of ${DELIVERIES.join(', ')}`);
   return p;
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../store/database.js';
-import { TERMINAL_DEVICE_STATES, type DeviceUpdateState, type RolloutPolicy, type RolloutState } from './rollout-policy.js';
+import { DEFAULT_ROLLOUT_POLICY, TERMINAL_DEVICE_STATES, type DeviceUpdateState, type RolloutPolicy, type RolloutState } from './rollout-policy.js';
 
 const TERMINAL_LIST = [...TERMINAL_DEVICE_STATES].map((s) => `'${s}'`).join(', ');
 
@@ -158,7 +158,8 @@ function toRollout(row: RolloutRow): Rollout {
     id: row.id,
     firmwareId: row.firmware_id,
     target: row.target,
-    policy: JSON.parse(row.policy) as RolloutPolicy,
+    // Rollouts stored before a policy field existed take its default.
+    policy: { ...DEFAULT_ROLLOUT_POLICY, ...(JSON.parse(row.policy) as Partial<RolloutPolicy>) },
     state: row.state as RolloutState,
     reason: row.reason,
     createdAt: row.created_at,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_ROLLOUT_POLICY, parseCanary, RolloutPolicyError, type RolloutPolicy } from '../../rollouts/rollout-policy.js';
+import { DEFAULT_ROLLOUT_POLICY, DELIVERIES, parseCanary, type Delivery, RolloutPolicyError, type RolloutPolicy } from '../../rollouts/rollout-policy.js';
 import type { RolloutEngine, RolloutSummary } from '../../rollouts/rollout-engine.js';
 import type { RolloutDevice } from '../../rollouts/rollout-repository.js';
 import { ApiError, errorBodySchema } from '../errors.js';
@@ -18,6 +18,7 @@ interface CreateBody {
   deadline?: string;
   allowDowngrade?: boolean;
   maxAttempts?: number;
+  delivery?: Delivery;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -107,6 +108,7 @@ function policyFrom(body: CreateBody): RolloutPolicy {
     deadline: body.deadline !== undefined ? parseDeadline(body.deadline) : d.deadline,
     allowDowngrade: body.allowDowngrade ?? d.allowDowngrade,
     maxAttempts: body.maxAttempts ?? d.maxAttempts,
+    delivery: body.delivery ?? d.delivery,
   };
 }
 
@@ -134,6 +136,7 @@ export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void
             deadline: { type: 'string' },
             allowDowngrade: { type: 'boolean' },
             maxAttempts: { type: 'integer', minimum: 1, maximum: 20 },
+            delivery: { type: 'string', enum: [...DELIVERIES] },
           },
         },
         response: { 201: rolloutSchema, 400: errorBodySchema, 404: errorBodySchema },
