@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/logger.js';
 import {
@@ -8,12 +8,13 @@ import {
   manifestSignatureValid,
   MANIFEST_SUFFIX,
   MAX_MANIFEST_BYTES,
+  parsePackageHeader,
   parseSignedManifest,
   publicKeyFromTrustAnchor,
   UpdateResult,
   type FirmwareManifest,
 } from '../../protocol/firmware/index.js';
-import { ResultCode } from '../../protocol/model/index.js';
+import { ResultCode, type BlockInfo, type OperationResult } from '../../protocol/model/index.js';
 import type { FirmwareSlots } from '../host/firmware-slots.js';
 import { OperationError } from '../objects/instance.js';
 import type { StateStore } from '../state/state-store.js';
@@ -36,8 +37,19 @@ interface FirmwareRecord {
   /** Verified, set when State becomes Downloaded. */
   manifest?: FirmwareManifest;
   deferredUntil?: number;
+  /** A Package being pushed in blocks: its manifest (verified at the end) and framing. */
+  push?: PushRecord;
   /** An update between Execute and confirmation. */
   update?: { fromVersion: string; toVersion: string; phase: 'installing' | 'trial' };
+}
+
+interface PushRecord {
+  /** The signed manifest from the package header, base64. */
+  manifest: string;
+  sha256: string;
+  /** Where the image starts in the package, and the whole package's size. */
+  headerBytes: number;
+  totalBytes: number;
 }
 
 const STATE_KEY = 'firmware';
@@ -62,6 +74,8 @@ export interface FirmwareUpdaterOptions {
   /** Transient download failures are retried this often before Update Result 4. */
   downloadAttempts?: number;
   retryDelayMs?: number;
+  /** A pushed download with no block for this long is given up (Update Result 4; the bytes are kept). */
+  pushIdleMs?: number;
   /** Pull protocols by URL scheme; defaults to all this agent speaks. */
   sources?: ReadonlyMap<string, SchemeSource>;
 }
@@ -79,6 +93,9 @@ export class FirmwareUpdater {
   private download: AbortController | undefined;
   private timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  /** Block writes are applied one at a time, in arrival order. */
+  private blockQueue: Promise<unknown> = Promise.resolve();
+  private pushIdle: NodeJS.Timeout | undefined;
   private readonly sources: ReadonlyMap<string, SchemeSource>;
 
   constructor(private readonly opts: FirmwareUpdaterOptions) {
@@ -156,6 +173,11 @@ export class FirmwareUpdater {
       this.finishUpdate(UpdateResult.UPDATE_FAILED);
       return;
     }
+    if (r.state === FirmwareState.DOWNLOADING && r.push) {
+      this.opts.log.info({ received: this.pushReceived() }, 'waiting for the rest of the pushed firmware package');
+      this.armPushIdle();
+      return;
+    }
     if (r.state === FirmwareState.DOWNLOADING) {
       this.opts.log.info({ uri: r.packageUri }, 'resuming the firmware download');
       this.startDownload();
@@ -180,6 +202,7 @@ export class FirmwareUpdater {
 
   close(): void {
     this.closed = true;
+    this.clearPushIdle();
     this.download?.abort();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -197,7 +220,7 @@ export class FirmwareUpdater {
     if (r.state !== FirmwareState.IDLE) {
       throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, `Package URI can only be set in state Idle (state is ${r.state}); write an empty URI to reset`);
     }
-    this.set({ packageUri: uri, etag: undefined }, [RES.URI]);
+    this.set({ packageUri: uri, etag: undefined, push: undefined }, [RES.URI]);
     let parsed: URL;
     try {
       parsed = new URL(uri);
@@ -210,14 +233,115 @@ export class FirmwareUpdater {
     this.startDownload();
   }
 
-  /** Push delivery is not offered by this agent yet (/5/0/9 says pull only); NULL resets. */
-  writePackage(bytes: Uint8Array): void {
-    if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0)) {
-      if (this.record.state === FirmwareState.UPDATING) throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, 'an update is being installed');
-      this.reset(UpdateResult.INITIAL);
-      return;
+  /**
+   * One block of a pushed Package (the whole Package is one last block at offset 0). Block 0
+   * carries the signed manifest in front of the image; a repeated block 0 of the same image
+   * while its download is open answers with the offset already held, so a push resumes.
+   */
+  writePackageBlock(chunk: Uint8Array, block: BlockInfo): Promise<OperationResult> {
+    const next = this.blockQueue.then(() => this.applyBlock(chunk, block));
+    this.blockQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyBlock(chunk: Uint8Array, block: BlockInfo): Promise<OperationResult> {
+    const r = this.record;
+    if (r.state === FirmwareState.UPDATING) throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, 'an update is being installed');
+    const offset = block.num * block.size;
+    if (offset === 0 && !block.more && (chunk.length === 0 || (chunk.length === 1 && chunk[0] === 0))) {
+      this.reset(UpdateResult.INITIAL); // 5.xml: writing NULL to Package resets the state machine
+      return { code: ResultCode.CHANGED };
     }
-    throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, 'this device takes firmware by Package URI (pull); see /5/0/9');
+    const part = join(this.opts.dir, PART_FILE);
+    let push: PushRecord;
+    if (offset === 0) {
+      const started = this.startPush(chunk, block, part);
+      if ('code' in started) return started;
+      push = started;
+    } else {
+      if (r.state !== FirmwareState.DOWNLOADING || !r.push) {
+        return { code: ResultCode.REQUEST_ENTITY_INCOMPLETE, message: 'no pushed Package in progress: start at block 0', nextOffset: 0 };
+      }
+      push = r.push;
+      const have = this.pushReceived();
+      if (offset > have) return { code: ResultCode.REQUEST_ENTITY_INCOMPLETE, message: `expected the block at byte ${have}`, nextOffset: have };
+      const skip = have - offset; // a repeated block: keep only what is new
+      if (skip < chunk.length) appendFileSync(part, chunk.subarray(skip), { mode: 0o600 });
+    }
+    const received = this.pushReceived();
+    if (received > push.totalBytes) {
+      this.opts.log.warn({ received, expected: push.totalBytes }, 'pushed package longer than its manifest says');
+      this.reset(UpdateResult.INTEGRITY_CHECK_FAILURE);
+      return { code: ResultCode.REQUEST_ENTITY_TOO_LARGE, message: `package longer than the ${push.totalBytes} bytes its manifest announces` };
+    }
+    if (block.more) {
+      this.armPushIdle();
+      return { code: ResultCode.CONTINUE, nextOffset: received };
+    }
+    this.clearPushIdle();
+    this.opts.log.info({ size: received - push.headerBytes }, 'pushed firmware package received');
+    await this.completeDownload(part, Buffer.from(push.manifest, 'base64'));
+    return { code: ResultCode.CHANGED };
+  }
+
+  /** Block 0: a new push, or the same image again (resume). Returns the push, or the answer. */
+  private startPush(chunk: Uint8Array, block: BlockInfo, part: string): PushRecord | OperationResult {
+    const r = this.record;
+    let header, manifest;
+    try {
+      header = parsePackageHeader(chunk);
+      manifest = parseSignedManifest(header.manifest).manifest;
+    } catch (err) {
+      if (r.state !== FirmwareState.IDLE) throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, `a download is under way (state ${r.state}); write an empty Package or Package URI to reset`);
+      this.opts.log.warn({ reason: (err as Error).message }, 'pushed firmware package rejected');
+      this.reset(UpdateResult.INTEGRITY_CHECK_FAILURE);
+      return { code: ResultCode.BAD_REQUEST, message: (err as Error).message };
+    }
+    const push: PushRecord = { manifest: Buffer.from(header.manifest).toString('base64'), sha256: manifest.sha256, headerBytes: header.headerBytes, totalBytes: header.headerBytes + manifest.size };
+    const resumable = r.push && r.push.sha256 === push.sha256 && r.push.headerBytes === push.headerBytes && existsSync(part);
+    if (resumable && block.more && (r.state === FirmwareState.DOWNLOADING || r.state === FirmwareState.IDLE)) {
+      if (r.state === FirmwareState.IDLE) this.setState(FirmwareState.DOWNLOADING, UpdateResult.INITIAL);
+      this.armPushIdle();
+      this.opts.log.info({ have: this.pushReceived() }, 'resuming a pushed firmware package');
+      return { code: ResultCode.CONTINUE, nextOffset: this.pushReceived() };
+    }
+    if (r.state !== FirmwareState.IDLE) {
+      throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, `Package can only be written in state Idle (state is ${r.state}); write an empty Package or Package URI to reset`);
+    }
+    if (manifest.size > this.opts.slots.capacityBytes()) {
+      this.reset(UpdateResult.NOT_ENOUGH_FLASH);
+      return { code: ResultCode.REQUEST_ENTITY_TOO_LARGE, message: `image of ${manifest.size} bytes exceeds the slot` };
+    }
+    writeFileSync(part, chunk.subarray(header.headerBytes), { mode: 0o600 });
+    this.set({ push, packageUri: '', etag: undefined }, [RES.URI]);
+    this.setState(FirmwareState.DOWNLOADING, UpdateResult.INITIAL);
+    return push;
+  }
+
+  /** Package bytes held so far: the header and what of the image is on disk. */
+  private pushReceived(): number {
+    const push = this.record.push;
+    if (!push) return 0;
+    try {
+      return push.headerBytes + statSync(join(this.opts.dir, PART_FILE)).size;
+    } catch {
+      return push.headerBytes;
+    }
+  }
+
+  private armPushIdle(): void {
+    this.clearPushIdle();
+    this.pushIdle = setTimeout(() => {
+      this.pushIdle = undefined;
+      if (this.closed || this.record.state !== FirmwareState.DOWNLOADING || !this.record.push) return;
+      this.opts.log.warn('no block of the pushed firmware package arrived in time; the bytes so far are kept for a resume');
+      this.setState(FirmwareState.IDLE, UpdateResult.CONNECTION_LOST);
+    }, this.opts.pushIdleMs ?? 300_000);
+  }
+
+  private clearPushIdle(): void {
+    if (this.pushIdle) clearTimeout(this.pushIdle);
+    this.pushIdle = undefined;
   }
 
   executeUpdate(): void {
@@ -275,7 +399,6 @@ export class FirmwareUpdater {
     const uri = this.record.packageUri;
     const part = join(this.opts.dir, PART_FILE);
     const attempts = this.opts.downloadAttempts ?? 5;
-    const model = this.opts.model();
     const source = this.sourceFor(uri);
     if (!source) return this.reset(UpdateResult.UNSUPPORTED_PROTOCOL);
     for (let attempt = 1; ; attempt++) {
@@ -289,16 +412,8 @@ export class FirmwareUpdater {
         if (signal.aborted) return;
         this.set({ etag: result.etag }, []);
         this.opts.log.info({ size: result.size, fetched: result.fetched, resumedFrom: result.size - result.fetched }, 'firmware image downloaded');
-        const verdict = await this.verify(part, manifestBytes, model);
-        if (signal.aborted || this.record.state !== FirmwareState.DOWNLOADING) return;
-        if (verdict.result !== UpdateResult.INITIAL) {
-          this.opts.log.warn({ reason: verdict.reason, result: verdict.result }, 'firmware image rejected');
-          return this.reset(verdict.result);
-        }
-        renameSync(part, join(this.opts.dir, IMAGE_FILE));
-        this.set({ manifest: verdict.manifest }, []);
-        this.setState(FirmwareState.DOWNLOADED, UpdateResult.INITIAL);
-        if (this.record.autoUpgrade) this.executeUpdate();
+        if (signal.aborted) return;
+        await this.completeDownload(part, manifestBytes, signal);
         return;
       } catch (err) {
         if (signal.aborted || this.closed) return;
@@ -318,6 +433,20 @@ export class FirmwareUpdater {
         if (signal.aborted || this.closed) return;
       }
     }
+  }
+
+  /** Verification before Downloaded: only a verified image is ever staged. */
+  private async completeDownload(part: string, manifestBytes: Uint8Array | undefined, signal?: AbortSignal): Promise<void> {
+    const verdict = await this.verify(part, manifestBytes, this.opts.model());
+    if (signal?.aborted || this.record.state !== FirmwareState.DOWNLOADING) return;
+    if (verdict.result !== UpdateResult.INITIAL) {
+      this.opts.log.warn({ reason: verdict.reason, result: verdict.result }, 'firmware image rejected');
+      return this.reset(verdict.result);
+    }
+    renameSync(part, join(this.opts.dir, IMAGE_FILE));
+    this.set({ manifest: verdict.manifest, push: undefined }, []);
+    this.setState(FirmwareState.DOWNLOADED, UpdateResult.INITIAL);
+    if (this.record.autoUpgrade) this.executeUpdate();
   }
 
   private async verify(file: string, manifestBytes: Uint8Array | undefined, model: string): Promise<{ result: UpdateResult; reason?: string; manifest?: FirmwareManifest }> {
@@ -406,7 +535,8 @@ export class FirmwareUpdater {
     this.download?.abort();
     rmSync(join(this.opts.dir, PART_FILE), { force: true });
     rmSync(join(this.opts.dir, IMAGE_FILE), { force: true });
-    this.set({ manifest: undefined, etag: undefined, deferredUntil: undefined, update: undefined, ...(result === UpdateResult.INITIAL ? { packageUri: '' } : {}) }, [RES.URI]);
+    this.clearPushIdle();
+    this.set({ manifest: undefined, etag: undefined, deferredUntil: undefined, update: undefined, push: undefined, ...(result === UpdateResult.INITIAL ? { packageUri: '' } : {}) }, [RES.URI]);
     this.setState(FirmwareState.IDLE, result);
   }
 

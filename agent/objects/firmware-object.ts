@@ -10,7 +10,7 @@ import { ObjectInstance } from './instance.js';
 export class FirmwareUpdateObject extends ObjectInstance {
   constructor(updater: FirmwareUpdater) {
     super(defaultObjectRegistry.get(ObjectId.FIRMWARE_UPDATE)!, 0);
-    this.resource(R.PACKAGE, { write: (v) => updater.writePackage(v as Uint8Array) });
+    this.resource(R.PACKAGE, { writeBlock: (chunk, block) => updater.writePackageBlock(chunk, block) });
     this.resource(R.PACKAGE_URI, { read: () => updater.packageUri, write: (v) => updater.writePackageUri(v as string) });
     this.resource(R.UPDATE, { execute: () => updater.executeUpdate() });
     this.resource(R.STATE, { read: () => updater.state });
@@ -18,7 +18,7 @@ export class FirmwareUpdateObject extends ObjectInstance {
     this.resource(R.PKG_NAME, { read: () => updater.pkgName ?? '' });
     this.resource(R.PKG_VERSION, { read: () => updater.pkgVersion ?? '' });
     this.resource(R.FIRMWARE_UPDATE_PROTOCOL_SUPPORT, { read: () => new Map(updater.supportedProtocols.map((p, i) => [i, p])) });
-    this.resource(R.FIRMWARE_UPDATE_DELIVERY_METHOD, { read: () => DeliveryMethod.PULL });
+    this.resource(R.FIRMWARE_UPDATE_DELIVERY_METHOD, { read: () => DeliveryMethod.BOTH });
     this.resource(R.CANCEL, { execute: () => updater.executeCancel() });
     this.resource(R.SEVERITY, { read: () => updater.severity, write: (v) => updater.writeSeverity(Number(v)) });
     this.resource(R.LAST_STATE_CHANGE_TIME, { read: () => updater.lastStateChange });

@@ -7,7 +7,7 @@ import { ConnectivityMonitoringObject } from './connectivity-object.js';
 import { DeviceObject, type DeviceActions } from './device-object.js';
 import { EventLogObject } from './event-log-object.js';
 import { FirmwareUpdateObject } from './firmware-object.js';
-import { FirmwareUpdater } from '../firmware/firmware-updater.js';
+import { FirmwareUpdater, type FirmwareUpdaterOptions } from '../firmware/firmware-updater.js';
 import { LwM2mObject } from './lwm2m-object.js';
 import { ObjectTree } from './object-tree.js';
 import { SecurityObject, type FactoryIdentity } from './security-object.js';
@@ -31,7 +31,7 @@ export interface AgentObjectsOptions {
   actions: AgentActions;
   log: Logger;
   /** Firmware update timing (tests and simulators shorten it). */
-  firmware?: { healthDeadlineMs?: number; downloadAttempts?: number; retryDelayMs?: number };
+  firmware?: Pick<FirmwareUpdaterOptions, 'healthDeadlineMs' | 'downloadAttempts' | 'retryDelayMs' | 'pushIdleMs' | 'sources'>;
 }
 
 export interface AgentObjects {

@@ -3,7 +3,7 @@ import {
   type ObjectDefinition,
   type ResourceDefinition,
 } from '../../protocol/model/objects/index.js';
-import { LwM2mPath, type LwM2mValue, type ResultCode } from '../../protocol/model/index.js';
+import { LwM2mPath, type BlockInfo, type LwM2mValue, type OperationResult, type ResultCode } from '../../protocol/model/index.js';
 
 /** A single resource's value, or a multiple resource's instances by id. */
 export type ResourceContent = LwM2mValue | ReadonlyMap<number, LwM2mValue>;
@@ -24,6 +24,11 @@ export interface ResourceImpl {
   read?(): ResourceContent | undefined;
   write?(value: ResourceContent): void;
   execute?(args: string | undefined): void | Promise<void>;
+  /**
+   * An opaque resource written in blocks (a pushed firmware Package): takes one block and
+   * answers 2.31 Continue with the next offset it expects, or the final result.
+   */
+  writeBlock?(chunk: Uint8Array, block: BlockInfo): Promise<OperationResult>;
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   InvalidValueError,
   LwM2mPath,
   ResultCode,
+  type BlockInfo,
   type Link,
   type LwM2mRecord,
   type LwM2mValue,
@@ -76,6 +77,7 @@ export class ObjectTree {
         case 'observe':
           return { code: ResultCode.CONTENT, content: this.read(op.path, role) };
         case 'write':
+          if (op.block || this.blockWritable(op.path, role)) return await this.writeBlock(op.path, op.content, op.block, role);
           return this.write(op.path, op.mode, op.content, role);
         case 'execute':
           return await this.execute(op.path, op.args, role);
@@ -169,6 +171,29 @@ export class ObjectTree {
     }
     object.commit();
     return { code: ResultCode.CHANGED };
+  }
+
+  /** An opaque resource that takes its value in blocks (a pushed Package), also when sent whole. */
+  private blockWritable(path: LwM2mPath, role: CallerRole): boolean {
+    if (!path.isResource() || role !== 'server') return false;
+    const instance = this.objects.get(path.objectId!)?.instances.get(path.instanceId!);
+    return instance?.impl(path.resourceId!)?.writeBlock !== undefined;
+  }
+
+  private async writeBlock(path: LwM2mPath, content: LwM2mRecord[], block: BlockInfo | undefined, role: CallerRole): Promise<OperationResult> {
+    if (!path.isResource()) fail(ResultCode.BAD_REQUEST, 'a block-wise write targets one resource');
+    const object = this.visibleObject(path, role);
+    const instance = this.instanceAt(object, path);
+    const def = this.resourceDefinition(instance, path.resourceId!);
+    const impl = instance.impl(def.id);
+    if (!isWritable(def) || !impl?.writeBlock) fail(ResultCode.METHOD_NOT_ALLOWED, `${path} (${def.name.trim()}) does not take block-wise writes`);
+    const record = content[0];
+    if (content.length !== 1 || !record!.path.equals(path) || record!.type !== 'opaque') fail(ResultCode.BAD_REQUEST, `a block-wise write carries one opaque value for ${path}`);
+    const chunk = record!.value as Uint8Array;
+    // Sent whole: one last block at offset 0.
+    const result = await impl!.writeBlock!(chunk, block ?? { num: 0, size: chunk.length, more: false });
+    if (result.code === ResultCode.CHANGED) this.changed(path);
+    return result;
   }
 
   private async execute(path: LwM2mPath, args: string | undefined, role: CallerRole): Promise<OperationResult> {

@@ -1,7 +1,7 @@
 import { describeUpdateResult, FirmwareState, UpdateResult } from '../../protocol/firmware/index.js';
 import { isSuccess, LwM2mPath, type Operation, type OperationResult } from '../../protocol/model/index.js';
 import type { Firmware } from '../firmware/firmware-repository.js';
-import type { DeviceUpdateState } from './rollout-policy.js';
+import type { Delivery, DeviceUpdateState } from './rollout-policy.js';
 import type { DeviceChange, RolloutDevice } from './rollout-repository.js';
 
 /** What the device reports: its Object 5 state and result, and the firmware it runs (/3/0/3). */
@@ -14,8 +14,11 @@ export interface DeviceFirmwareView {
 export interface DeviceUpdateContext {
   firmware: Firmware;
   send(operation: Operation): Promise<OperationResult>;
-  /** A new transfer of the image to this device; returns its Package URI. */
-  newPackageUri(): { uri: string; transferId: string };
+  delivery: Delivery;
+  /** A new transfer of the image to this device, with the Package URI a pull fetches. */
+  newTransfer(): { uri: string; transferId: string };
+  /** Starts pushing a transfer's package, or lets a running push go on (it resumes where the device stopped). */
+  push(transferId: string): void;
   maxAttempts: number;
   now: number;
   retryDelayMs: number;
@@ -67,8 +70,9 @@ export async function stepDevice(row: RolloutDevice, ctx: DeviceUpdateContext): 
       }
       if (view.state === FirmwareState.UPDATING) return later(ctx.retryDelayMs);
       if (view.state !== FirmwareState.IDLE) await writeUri(ctx, '');
-      const { uri, transferId } = ctx.newPackageUri();
-      await writeUri(ctx, uri);
+      const { uri, transferId } = ctx.newTransfer();
+      if (ctx.delivery === 'push') ctx.push(transferId);
+      else await writeUri(ctx, uri);
       return {
         state: 'downloading',
         attempts: row.attempts + 1,
@@ -82,7 +86,11 @@ export async function stepDevice(row: RolloutDevice, ctx: DeviceUpdateContext): 
     }
     case 'downloading':
     case 'downloaded': {
-      if (view.state === FirmwareState.DOWNLOADING) return later(ctx.retryDelayMs);
+      if (view.state === FirmwareState.DOWNLOADING) {
+        // A push cut short by a gateway restart or a lost link picks up where the device stopped.
+        if (ctx.delivery === 'push' && row.transferId) ctx.push(row.transferId);
+        return later(ctx.retryDelayMs);
+      }
       if (view.state === FirmwareState.DOWNLOADED) {
         const r = await ctx.send({ kind: 'execute', path: UPDATE });
         if (!isSuccess(r.code)) throw new DeviceOperationFailed(`execute /5/0/2: ${r.code} ${r.message ?? ''}`.trim());

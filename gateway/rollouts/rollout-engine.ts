@@ -4,6 +4,8 @@ import type { EventBus } from '../events.js';
 import type { Firmware, FirmwareRepository } from '../firmware/firmware-repository.js';
 import type { DeviceCommands } from '../fleet/device-commands.js';
 import type { DeviceRepository } from '../store/device-repository.js';
+import { encodePackageHeader } from '../../protocol/firmware/index.js';
+import { pushPackage } from '../firmware/package-push.js';
 import { stepDevice } from './device-update.js';
 import {
   abortReason,
@@ -44,6 +46,8 @@ export interface RolloutEngineOptions {
   packageBaseUrl: (scheme: 'http' | 'coap') => string | undefined;
   /** How often the engine looks at each active device. */
   pollIntervalMs: number;
+  /** Block size of pushed packages (a power of two; the header must fit block 0). */
+  pushBlockBytes?: number;
   now?: () => number;
 }
 
@@ -63,6 +67,7 @@ export class RolloutEngine {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private readonly inFlight = new Set<string>();
+  private readonly pushes = new Map<string, AbortController>();
   private readonly repo: RolloutRepository;
   private readonly now: () => number;
   private readonly unsubscribe: () => void;
@@ -90,6 +95,7 @@ export class RolloutEngine {
     this.pendingProgress.clear();
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe();
+    for (const push of this.pushes.values()) push.abort();
     // Steps under way end with their device request; do not hold a shutdown for longer than that.
     const until = Date.now() + 3000;
     while ((this.ticking || this.inFlight.size > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
@@ -257,11 +263,14 @@ export class RolloutEngine {
     stepDevice(d, {
       firmware,
       send: (op) => this.opts.commands.execute(d.endpoint, op),
-      newPackageUri: () => {
-        const scheme = rollout.policy.delivery === 'coap' ? 'coap' : 'http';
-        const t = this.opts.firmware.createTransfer({ firmwareId: firmware.id, endpoint: d.endpoint, rolloutId: rollout.id, transport: scheme, allowDowngrade: rollout.policy.allowDowngrade });
-        return { uri: `${this.opts.packageBaseUrl(scheme)}/fw/${t.id}/${firmware.name}-${firmware.version}.bin`, transferId: t.id };
+      delivery: rollout.policy.delivery,
+      newTransfer: () => {
+        const delivery = rollout.policy.delivery;
+        const t = this.opts.firmware.createTransfer({ firmwareId: firmware.id, endpoint: d.endpoint, rolloutId: rollout.id, transport: delivery, allowDowngrade: rollout.policy.allowDowngrade });
+        const base = delivery === 'push' ? '' : this.opts.packageBaseUrl(delivery);
+        return { uri: `${base}/fw/${t.id}/${firmware.name}-${firmware.version}.bin`, transferId: t.id };
       },
+      push: (transferId) => this.push(rollout, firmware, d.endpoint, transferId),
       maxAttempts: rollout.policy.maxAttempts,
       now,
       retryDelayMs: this.opts.pollIntervalMs,
@@ -275,6 +284,31 @@ export class RolloutEngine {
         this.repo.updateDevice(rollout.id, d.endpoint, { nextCheckAt: this.now() + this.opts.pollIntervalMs });
       })
       .finally(() => this.inFlight.delete(key));
+  }
+
+  /** One push job per device at a time; it ends on success, on failure or when the link goes. */
+  private push(rollout: Rollout, firmware: Firmware, endpoint: string, transferId: string): void {
+    const key = `${rollout.id}/${endpoint}`;
+    if (this.pushes.has(key) || this.closed) return;
+    const controller = new AbortController();
+    this.pushes.set(key, controller);
+    const manifest = Buffer.from(JSON.stringify(this.opts.firmware.manifest(firmware, { allowDowngrade: rollout.policy.allowDowngrade })));
+    const started = this.now();
+    pushPackage({
+      send: (op) => this.opts.commands.execute(endpoint, op),
+      header: encodePackageHeader(manifest),
+      imagePath: this.opts.firmware.imagePath(firmware),
+      imageSize: firmware.size,
+      blockSize: this.opts.pushBlockBytes ?? 65536,
+      onSent: (bytes) => this.opts.firmware.countServed(transferId, bytes),
+      signal: controller.signal,
+    })
+      .then(() => this.opts.log.debug({ rollout: rollout.id, endpoint, ms: this.now() - started }, 'firmware package pushed'))
+      .catch((err: unknown) => this.opts.log.info({ rollout: rollout.id, endpoint, err: (err as Error).message }, 'firmware push interrupted; it resumes at the next step'))
+      .finally(() => {
+        this.pushes.delete(key);
+        if (!this.closed) this.repo.updateDevice(rollout.id, endpoint, { nextCheckAt: this.now() });
+      });
   }
 
   private apply(rolloutId: string, d: RolloutDevice, change: DeviceChange): void {

@@ -4,6 +4,7 @@ import {
   InvalidPathError,
   InvalidValueError,
   isResultCode,
+  isValidBlock,
   LwM2mPath,
   normaliseInteger,
   type Link,
@@ -348,6 +349,7 @@ export function encodeRequestMessage(m: RequestMessage): Uint8Array {
   if (op.kind === 'write') {
     plain.writeMode = WRITE_MODES[op.mode];
     plain.content = op.content.map(recordToWire);
+    if (op.block) plain.block = { ...op.block };
   } else if (op.kind === 'create') {
     plain.content = op.content.map(recordToWire);
   } else if (op.kind === 'execute' && op.args !== undefined) {
@@ -371,7 +373,14 @@ export function decodeRequestMessage(payload: Uint8Array, limits?: CodecLimits):
         const content = ctx.records(m.content);
         if (content.length === 0) ctx.fail('write without content');
         if (content.some((r) => !r.path.startsWith(path))) ctx.fail(`write content lies outside ${path}`);
-        operation = { kind, path, mode, content };
+        if (m.block) {
+          const block = { num: m.block.num, size: m.block.size, more: m.block.more };
+          if (!isValidBlock(block)) ctx.fail(`invalid block ${block.num} of ${block.size} bytes`);
+          if (content.length !== 1 || content[0]!.type !== 'opaque') ctx.fail('a block-wise write carries one opaque record');
+          operation = { kind, path, mode, content, block };
+        } else {
+          operation = { kind, path, mode, content };
+        }
         break;
       }
       case 'create': {
@@ -402,6 +411,7 @@ export function encodeResponseMessage(m: ResponseMessage): Uint8Array {
     hasLinks: r.links !== undefined,
     links: (r.links ?? []).map(linkToWire),
     location: r.location ?? '',
+    ...(r.nextOffset !== undefined ? { nextOffset: r.nextOffset } : {}),
   });
 }
 
@@ -412,6 +422,7 @@ export function decodeResponseMessage(payload: Uint8Array, limits?: CodecLimits)
     if (m.content.length > 0) result.content = ctx.records(m.content);
     if (m.hasLinks) result.links = ctx.links(m.links);
     if (m.location) result.location = m.location;
+    if (m.nextOffset !== undefined && m.nextOffset !== null) result.nextOffset = m.nextOffset;
     return { id: ctx.requireId(m.id, 'id'), result };
   });
 }

@@ -374,10 +374,37 @@ export const DESCRIPTOR = {
                 "attributes": {
                   "type": "NotificationAttributes",
                   "id": 7
+                },
+                "block": {
+                  "type": "Block",
+                  "id": 8
+                }
+              }
+            },
+            "Block": {
+              "fields": {
+                "num": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "size": {
+                  "type": "uint32",
+                  "id": 2
+                },
+                "more": {
+                  "type": "bool",
+                  "id": 3
                 }
               }
             },
             "ResponseMessage": {
+              "oneofs": {
+                "_nextOffset": {
+                  "oneof": [
+                    "nextOffset"
+                  ]
+                }
+              },
               "fields": {
                 "id": {
                   "type": "string",
@@ -409,6 +436,14 @@ export const DESCRIPTOR = {
                 "location": {
                   "type": "string",
                   "id": 7
+                },
+                "nextOffset": {
+                  "type": "uint32",
+                  "id": 8,
+                  "protoName": "next_offset",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createAgentObjects, type AgentObjects } from '../../agent/objects/index.js';
+import { createAgentObjects, type AgentObjects, type AgentObjectsOptions } from '../../agent/objects/index.js';
 import { StateStore } from '../../agent/state/state-store.js';
 import { LwM2mPath, type LwM2mValue, type OperationResult } from '../../protocol/model/index.js';
 import { SimulatedHost, type SimulatedHostOptions } from '../../simulators/hardware/simulated-host.js';
@@ -22,6 +22,7 @@ export class FirmwareTestDevice {
     private readonly dir: string,
     private readonly trustAnchor: Uint8Array | undefined,
     private readonly hostOptions: Partial<SimulatedHostOptions> = {},
+    private readonly firmwareOptions: AgentObjectsOptions['firmware'] = {},
   ) {
     this.powerOn();
   }
@@ -80,7 +81,7 @@ export class FirmwareTestDevice {
       supportedBindings: 'M',
       actions,
       log: testLog,
-      firmware: { healthDeadlineMs: 400, retryDelayMs: 20, downloadAttempts: 3 },
+      firmware: { healthDeadlineMs: 400, retryDelayMs: 20, downloadAttempts: 3, ...this.firmwareOptions },
     });
     if (this.trustAnchor) this.objects.setFirmwareTrustAnchor(this.trustAnchor);
     this.objects.firmware!.resume();

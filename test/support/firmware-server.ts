@@ -90,6 +90,12 @@ export class FirmwareServer {
       this.files.set(path, { image });
       return this.baseUrl + path;
     }
+    this.files.set(path, { image, manifest: this.signedManifest(image, opts) });
+    return this.baseUrl + path;
+  }
+
+  /** The manifest text for an image, signed by this server's key unless told otherwise. */
+  signedManifest(image: Buffer, opts: ImageOptions): string {
     const described = opts.describe ?? image;
     const manifest: FirmwareManifest = {
       formatVersion: 1,
@@ -102,8 +108,7 @@ export class FirmwareServer {
       ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
       issuedAt: new Date().toISOString(),
     };
-    this.files.set(path, { image, manifest: JSON.stringify(signManifest(manifest, opts.signWith ?? this.key)) });
-    return this.baseUrl + path;
+    return JSON.stringify(signManifest(manifest, opts.signWith ?? this.key));
   }
 
   bytesServed(path: string): number {
