@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -118,8 +118,8 @@ export class FirmwareRepository {
     }
     const sha256 = hash.digest('hex');
     const blob = join(this.blobs, sha256);
-    if (existsSync(blob)) rmSync(tmp, { force: true });
-    else renameSync(tmp, blob);
+    // Same bytes, same name: replacing the blob also heals one damaged on disk since it was stored.
+    renameSync(tmp, blob);
     const firmware: Firmware = { id, name: meta.name, version: meta.version, vendor: meta.vendor, models, size, sha256, createdAt: Date.now() };
     this.db
       .prepare('INSERT INTO firmware (id, sha256, size, name, version, vendor, models, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')

@@ -45,8 +45,9 @@ export async function pushPackage(o: PushOptions): Promise<void> {
       const end = Math.min(start + o.blockSize, total);
       const chunk = await readPackageRange(o.header, image, start, end);
       const more = end < total;
-      const result = await o.send({ kind: 'write', path: PACKAGE, mode: 'replace', content: [{ path: PACKAGE, type: 'opaque', value: chunk }], block: { num, size: o.blockSize, more } });
+      // Counted as sent before the answer: a block whose answer is lost with the link may well have arrived.
       o.onSent(Math.max(0, end - Math.max(start, o.header.length)));
+      const result = await o.send({ kind: 'write', path: PACKAGE, mode: 'replace', content: [{ path: PACKAGE, type: 'opaque', value: chunk }], block: { num, size: o.blockSize, more } });
       if (result.code === ResultCode.CHANGED && !more) return;
       const next = result.nextOffset;
       if ((result.code === ResultCode.CONTINUE || result.code === ResultCode.REQUEST_ENTITY_INCOMPLETE) && next !== undefined && next <= total) {

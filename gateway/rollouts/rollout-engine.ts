@@ -5,7 +5,7 @@ import type { Firmware, FirmwareRepository } from '../firmware/firmware-reposito
 import type { DeviceCommands } from '../fleet/device-commands.js';
 import type { DeviceRepository } from '../store/device-repository.js';
 import { encodePackageHeader } from '../../protocol/firmware/index.js';
-import { pushPackage } from '../firmware/package-push.js';
+import { PushFailed, pushPackage } from '../firmware/package-push.js';
 import { stepDevice } from './device-update.js';
 import {
   abortReason,
@@ -68,6 +68,11 @@ export class RolloutEngine {
   private ticking = false;
   private readonly inFlight = new Set<string>();
   private readonly pushes = new Map<string, AbortController>();
+  /**
+   * Transfers whose push ran to the device's answer (accepted or refused). A step that read the
+   * device while that push was still running must not start it again.
+   */
+  private readonly pushesDone = new Set<string>();
   private readonly repo: RolloutRepository;
   private readonly now: () => number;
   private readonly unsubscribe: () => void;
@@ -289,7 +294,7 @@ export class RolloutEngine {
   /** One push job per device at a time; it ends on success, on failure or when the link goes. */
   private push(rollout: Rollout, firmware: Firmware, endpoint: string, transferId: string): void {
     const key = `${rollout.id}/${endpoint}`;
-    if (this.pushes.has(key) || this.closed) return;
+    if (this.pushes.has(key) || this.pushesDone.has(transferId) || this.closed) return;
     const controller = new AbortController();
     this.pushes.set(key, controller);
     const manifest = Buffer.from(JSON.stringify(this.opts.firmware.manifest(firmware, { allowDowngrade: rollout.policy.allowDowngrade })));
@@ -303,8 +308,15 @@ export class RolloutEngine {
       onSent: (bytes) => this.opts.firmware.countServed(transferId, bytes),
       signal: controller.signal,
     })
-      .then(() => this.opts.log.debug({ rollout: rollout.id, endpoint, ms: this.now() - started }, 'firmware package pushed'))
-      .catch((err: unknown) => this.opts.log.info({ rollout: rollout.id, endpoint, err: (err as Error).message }, 'firmware push interrupted; it resumes at the next step'))
+      .then(() => {
+        this.pushesDone.add(transferId);
+        this.opts.log.debug({ rollout: rollout.id, endpoint, ms: this.now() - started }, 'firmware package pushed');
+      })
+      .catch((err: unknown) => {
+        // The device answered with a refusal: its Update Result tells the next step why.
+        if (err instanceof PushFailed && err.code !== undefined) this.pushesDone.add(transferId);
+        this.opts.log.info({ rollout: rollout.id, endpoint, err: (err as Error).message }, 'firmware push ended early');
+      })
       .finally(() => {
         this.pushes.delete(key);
         if (!this.closed) this.repo.updateDevice(rollout.id, endpoint, { nextCheckAt: this.now() });

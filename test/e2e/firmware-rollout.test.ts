@@ -2,78 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Gateway } from '../../gateway/gateway.js';
 import { faultsFor, parseFaultProfile } from '../../simulators/faults.js';
-import { SimulatedFleet } from '../../simulators/fleet.js';
-import type { SimulatedIdentity } from '../../simulators/identities.js';
-import { api, startGateway, tempDir, testIdentities, testLog } from '../support/harness.js';
-import { waitFor } from '../support/wait.js';
-
-interface RolloutView {
-  id: string;
-  state: string;
-  reason: string | null;
-  total: number;
-  counts: Record<string, number>;
-  bytesServed: number;
-  finishedAt: string | null;
-}
-interface RolloutDeviceView {
-  endpoint: string;
-  batch: number;
-  state: string;
-  updateResult: number | null;
-  attempts: number;
-}
-interface TransferView {
-  endpoint: string;
-  bytesServed: number;
-  requests: number;
-}
-
-const IMAGE = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 13) & 0xff));
-
-async function addFirmware(gateway: Gateway, version: string, models: string[]): Promise<string> {
-  const res = await fetch(`${gateway.apiUrl}/api/v1/firmware?name=sim&version=${version}&model=${models.join(',')}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: IMAGE,
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  return ((await res.json()) as { id: string }).id;
-}
-
-async function finished(gateway: Gateway, id: string, timeoutMs = 60_000): Promise<RolloutView> {
-  return waitFor(
-    `rollout ${id} finished`,
-    async () => {
-      const r = (await api<RolloutView>(gateway, 'GET', `/api/v1/rollouts/${id}`)).body;
-      return r.finishedAt ? r : undefined;
-    },
-    timeoutMs,
-    100,
-  );
-}
-
-async function versions(gateway: Gateway, identities: SimulatedIdentity[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const id of identities) {
-    const r = await api<{ content?: { value: unknown }[] }>(gateway, 'POST', `/api/v1/devices/${id.endpoint}/read`, { path: '/3/0/3' });
-    out.set(id.endpoint, String(r.body.content?.[0]?.value));
-  }
-  return out;
-}
-
-function startFleet(gateway: Gateway, identities: SimulatedIdentity[], dir: string, faults: string): SimulatedFleet {
-  gateway.devices.importFactoryIdentities(identities);
-  return SimulatedFleet.start({
-    identities,
-    bootstrapServerUri: gateway.mqttUrl,
-    stateDir: dir,
-    reconnect: { minDelayMs: 50, maxDelayMs: 500 },
-    faults: parseFaultProfile(faults),
-    firmware: { healthDeadlineMs: 3000, retryDelayMs: 100 },
-    log: testLog,
-  });
-}
+import { api, startGateway, tempDir, testIdentities } from '../support/harness.js';
+import { addFirmware, finished, IMAGE, startFirmwareFleet as startFleet, versions, type RolloutDeviceView, type RolloutView, type TransferView } from '../support/rollouts.js';
 
 describe('staged firmware rollouts against simulated devices', () => {
   test('scenario A: 10 % fail their health check; canary 10, abort at 20 % over ≥ 20: completes, exactly those roll back', async () => {
