@@ -13,6 +13,13 @@ export interface GatewayConfig {
     maxMessageBytes: number;
   };
   api: { host: string; port: number };
+  /** The CoAP/UDP endpoint: firmware by Block2 pull today, the LwM2M server later. */
+  coap: {
+    enabled: boolean;
+    /** Listen address; loopback unless told otherwise, like MQTT. */
+    host: string;
+    port: number;
+  };
   devices: {
     /** How long an operation on a device may take before the API answers 504. */
     requestTimeoutMs: number;
@@ -26,6 +33,8 @@ export interface GatewayConfig {
   firmware: {
     /** Base URL devices download images from; null derives it from the API listener. */
     baseUrl: string | null;
+    /** Base URL devices pull images from over CoAP; null derives it from the CoAP endpoint. */
+    coapBaseUrl: string | null;
     /** Vendor named in manifests of images added without one. */
     vendor: string;
     maxImageBytes: number;
@@ -41,16 +50,17 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   logLevel: 'info',
   mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024 },
   api: { host: '127.0.0.1', port: 8080 },
+  coap: { enabled: true, host: '127.0.0.1', port: 5683 },
   devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300 },
   bootstrap: { serverUri: null },
-  firmware: { baseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
+  firmware: { baseUrl: null, coapBaseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
   rollouts: { pollIntervalMs: 2000 },
 }) as GatewayConfig;
 
 export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
   name: 'gateway',
   defaults: DEFAULT_GATEWAY_CONFIG,
-  nullableStrings: ['bootstrap.serverUri', 'firmware.baseUrl'],
+  nullableStrings: ['bootstrap.serverUri', 'firmware.baseUrl', 'firmware.coapBaseUrl'],
   env: {
     EDGEDM_DATA_DIR: { key: 'dataDir', type: 'string' },
     EDGEDM_LOG_LEVEL: { key: 'logLevel', type: 'string' },
@@ -59,10 +69,14 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_MQTT_MAX_MESSAGE_BYTES: { key: 'mqtt.maxMessageBytes', type: 'integer' },
     EDGEDM_API_HOST: { key: 'api.host', type: 'string' },
     EDGEDM_API_PORT: { key: 'api.port', type: 'integer' },
+    EDGEDM_COAP_ENABLED: { key: 'coap.enabled', type: 'boolean' },
+    EDGEDM_COAP_HOST: { key: 'coap.host', type: 'string' },
+    EDGEDM_COAP_PORT: { key: 'coap.port', type: 'integer' },
     EDGEDM_REQUEST_TIMEOUT_MS: { key: 'devices.requestTimeoutMs', type: 'integer' },
     EDGEDM_LIFETIME_SECONDS: { key: 'devices.lifetimeSeconds', type: 'integer' },
     EDGEDM_BOOTSTRAP_SERVER_URI: { key: 'bootstrap.serverUri', type: 'string' },
     EDGEDM_FIRMWARE_BASE_URL: { key: 'firmware.baseUrl', type: 'string' },
+    EDGEDM_FIRMWARE_COAP_BASE_URL: { key: 'firmware.coapBaseUrl', type: 'string' },
     EDGEDM_FIRMWARE_MAX_IMAGE_BYTES: { key: 'firmware.maxImageBytes', type: 'integer' },
     EDGEDM_ROLLOUT_POLL_MS: { key: 'rollouts.pollIntervalMs', type: 'integer' },
   },
@@ -71,11 +85,16 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     if (!c.dataDir) throw new ConfigError('"dataDir" must not be empty');
     requirePort('mqtt.port', c.mqtt.port);
     requirePort('api.port', c.api.port);
+    requirePort('coap.port', c.coap.port);
+    if (!c.coap.host) throw new ConfigError('"coap.host" must not be empty');
     requirePositiveInteger('mqtt.maxMessageBytes', c.mqtt.maxMessageBytes, 1024);
     requirePositiveInteger('devices.requestTimeoutMs', c.devices.requestTimeoutMs, 100);
     requirePositiveInteger('devices.lifetimeSeconds', c.devices.lifetimeSeconds, 10);
     if (c.firmware.baseUrl !== null && !/^https?:\/\/[^/]+/.test(c.firmware.baseUrl)) {
       throw new ConfigError(`"firmware.baseUrl" must be an http:// or https:// URL, got "${c.firmware.baseUrl}"`);
+    }
+    if (c.firmware.coapBaseUrl !== null && !/^coap:\/\/[^/]+/.test(c.firmware.coapBaseUrl)) {
+      throw new ConfigError(`"firmware.coapBaseUrl" must be a coap:// URL, got "${c.firmware.coapBaseUrl}"`);
     }
     if (!c.firmware.vendor) throw new ConfigError('"firmware.vendor" must not be empty');
     requirePositiveInteger('firmware.maxImageBytes', c.firmware.maxImageBytes, 1);

@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { EDGEDM_VERSION } from '../common/version.js';
 import { buildApi } from './api/server.js';
+import { CoapEndpoint } from './coap/coap-endpoint.js';
+import { firmwareResource } from './coap/firmware-resource.js';
 import type { GatewayConfig } from './config.js';
 import { EventBus } from './events.js';
 import { MQTT_BINDING } from './fleet/bootstrap-grant.js';
@@ -33,6 +35,7 @@ export class Gateway {
     private readonly log: Logger,
     readonly firmware: FirmwareRepository,
     readonly rollouts: RolloutEngine,
+    private readonly coap: CoapEndpoint | undefined,
   ) {}
 
   static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -44,10 +47,14 @@ export class Gateway {
     if (config.bootstrap.serverUri === null && isWildcardAddress(config.mqtt.host)) {
       log.warn({ mqttHost: config.mqtt.host }, 'bootstrap.serverUri is not set: devices will be told to use the wildcard listen address; set it to a name devices can reach');
     }
+    if (config.coap.enabled && config.firmware.coapBaseUrl === null && isWildcardAddress(config.coap.host)) {
+      log.warn({ coapHost: config.coap.host }, 'firmware.coapBaseUrl is not set: CoAP package URIs will name the wildcard listen address; set it to a name devices can reach');
+    }
     const operatorKey = loadOrCreateOperatorKey(config.dataDir, log.child({ component: 'firmware' }));
     const firmware = new FirmwareRepository(db, config.dataDir, operatorKey);
     const events = new EventBus();
     let mqtt: MqttTransport | undefined;
+    let coap: CoapEndpoint | undefined;
     let rollouts: RolloutEngine | undefined;
     const sessions = new DeviceSessions({
       repository,
@@ -66,6 +73,11 @@ export class Gateway {
         handler: sessions,
         log: log.child({ component: 'mqtt' }),
       });
+      if (config.coap.enabled) {
+        const coapLog = log.child({ component: 'coap' });
+        coap = await CoapEndpoint.start({ host: config.coap.host, port: config.coap.port, log: coapLog });
+        coap.route('fw', firmwareResource(firmware, coapLog));
+      }
       const commands = new DeviceCommands(repository, [mqtt.link], config.devices.requestTimeoutMs, log.child({ component: 'commands' }));
       events.subscribe((event) => {
         if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
@@ -79,7 +91,7 @@ export class Gateway {
         commands,
         events,
         log: log.child({ component: 'rollouts' }),
-        packageBaseUrl: (scheme) => (scheme === 'http' ? (config.firmware.baseUrl ?? apiBaseUrl) : undefined),
+        packageBaseUrl: (scheme) => (scheme === 'http' ? (config.firmware.baseUrl ?? apiBaseUrl) : coap && (config.firmware.coapBaseUrl ?? coap.url)),
         pollIntervalMs: config.rollouts.pollIntervalMs,
       });
       const api = await buildApi({
@@ -94,13 +106,14 @@ export class Gateway {
         version: EDGEDM_VERSION,
       });
       await api.listen({ host: config.api.host, port: config.api.port });
-      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts);
+      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap);
       apiBaseUrl = gateway.apiUrl;
       rollouts.start();
-      log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
+      log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, coapPort: gateway.coapPort ?? null, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
       return gateway;
     } catch (err) {
       await rollouts?.close();
+      await coap?.close();
       await mqtt?.close();
       db.close();
       throw err;
@@ -125,9 +138,20 @@ export class Gateway {
     return `mqtt://${this.config.mqtt.host}:${this.mqttPort}`;
   }
 
+  /** The bound CoAP port; undefined when CoAP is disabled. */
+  get coapPort(): number | undefined {
+    return this.coap?.port;
+  }
+
+  /** `coap://host:port` of the CoAP endpoint; undefined when CoAP is disabled. */
+  get coapUrl(): string | undefined {
+    return this.coap?.url;
+  }
+
   async close(): Promise<void> {
     await this.rollouts.close();
     await this.api.close();
+    await this.coap?.close();
     await this.mqtt.close();
     this.db.close();
     this.log.info('gateway stopped');

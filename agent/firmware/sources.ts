@@ -1,4 +1,5 @@
 import { FirmwareProtocol } from '../../protocol/firmware/index.js';
+import { coapSource } from './coap-download.js';
 import { httpSource } from './http-download.js';
 import type { PackageSource } from './package-source.js';
 
@@ -9,8 +10,9 @@ export interface SchemeSource {
   protocol: number;
 }
 
-/** The pull protocols this agent speaks, keyed by URL scheme (`http:`). */
+/** The pull protocols this agent speaks, keyed by URL scheme (`http:`), in the order /5/0/8 lists them. */
 export const defaultPackageSources: ReadonlyMap<string, SchemeSource> = new Map([
   ['http:', { source: httpSource, protocol: FirmwareProtocol.HTTP }],
   ['https:', { source: httpSource, protocol: FirmwareProtocol.HTTPS }],
+  ['coap:', { source: coapSource, protocol: FirmwareProtocol.COAP }],
 ]);

@@ -22,6 +22,8 @@ export function gatewayConfig(dataDir: string, overrides: Partial<GatewayConfig>
     logLevel: 'silent',
     mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port: 0 },
     api: { host: '127.0.0.1', port: 0 },
+    // Never the default 5683: test files run in parallel, each with its own gateways.
+    coap: { ...DEFAULT_GATEWAY_CONFIG.coap, host: '127.0.0.1', port: 0 },
     devices: { ...DEFAULT_GATEWAY_CONFIG.devices, requestTimeoutMs: 5000 },
     ...overrides,
   };

@@ -1,0 +1,87 @@
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, OutgoingMessage } from 'coap';
+import type { OptionName } from 'coap-packet';
+import type { Logger } from '../../common/logger.js';
+import { encodeUint } from '../../protocol/coap/index.js';
+import { hasResponded, respond, respondError } from './coap-response.js';
+
+/** What a resource handler sees of a request. */
+export interface CoapRequest {
+  /** GET, POST, PUT, DELETE, FETCH, PATCH, iPATCH. */
+  method: string;
+  /** Uri-Path segments, as sent (each one UTF-8, not percent-decoded: CoAP carries them raw). */
+  path: string[];
+  query: string[];
+  /** The option's value as bytes (first occurrence), undefined when absent. */
+  option(name: OptionName): Buffer | undefined;
+  peer: AddressInfo;
+  /** The library's request, for what the view does not cover (payload, Observe). */
+  raw: IncomingMessage;
+}
+
+export type CoapHandler = (req: CoapRequest, res: OutgoingMessage) => void | Promise<void>;
+
+/**
+ * Dispatches requests by their first Uri-Path segment (`fw`, later `rd` and `bs` for LwM2M
+ * registration and bootstrap), so each protocol on the endpoint owns one prefix and knows
+ * nothing of the others. Unknown prefixes get 4.04; a handler that throws gets 5.00 and a log
+ * line, never a crash.
+ */
+export class CoapRouter {
+  private readonly routes = new Map<string, CoapHandler>();
+
+  constructor(private readonly log: Logger) {}
+
+  route(prefix: string, handler: CoapHandler): void {
+    if (this.routes.has(prefix)) throw new Error(`CoAP route /${prefix} is already taken`);
+    this.routes.set(prefix, handler);
+  }
+
+  dispatch(raw: IncomingMessage, res: OutgoingMessage): void {
+    res.on('error', (err: Error) => this.log.warn({ err: err.message }, 'CoAP response could not be sent'));
+    if (raw._packet.code === '0.00') {
+      // An empty Confirmable message is a ping (RFC 7252 §4.3): answered with Reset.
+      res.reset();
+      return;
+    }
+    const req = view(raw);
+    const handler = this.routes.get(req.path[0] ?? '');
+    if (!handler) return respondError(res, '4.04', 'no such resource');
+    let outcome: void | Promise<void>;
+    try {
+      outcome = handler(req, res);
+    } catch (err) {
+      return this.failed(err, req, res);
+    }
+    if (outcome) outcome.catch((err: unknown) => this.failed(err, req, res));
+  }
+
+  private failed(err: unknown, req: CoapRequest, res: OutgoingMessage): void {
+    this.log.error({ err, method: req.method, route: req.path[0] }, 'CoAP handler failed');
+    if (!hasResponded(res)) respond(res, '5.00');
+  }
+}
+
+function view(raw: IncomingMessage): CoapRequest {
+  const options = raw._packet.options ?? [];
+  const strings = (name: OptionName) => options.filter((o) => o.name === name).map((o) => bytesOf(o.value).toString('utf8'));
+  return {
+    method: raw.method ?? raw._packet.code ?? '',
+    path: strings('Uri-Path'),
+    query: strings('Uri-Query'),
+    option(name) {
+      const found = options.find((o) => o.name === name);
+      return found ? bytesOf(found.value) : undefined;
+    },
+    peer: raw.rsinfo,
+    raw,
+  };
+}
+
+/** The library converts some option values in place (Size2 to a number, ETag to a string): back to bytes. */
+function bytesOf(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (typeof value === 'number') return encodeUint(value);
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  return Buffer.alloc(0);
+}
