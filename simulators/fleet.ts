@@ -17,6 +17,8 @@ export interface FleetOptions {
   firmwareVersion?: string;
   /** Which devices misbehave (simulators/faults.ts). */
   faults?: FaultProfile;
+  /** Simulated flash write speed of every device, in bytes per second; unlimited when absent. */
+  flashWriteBytesPerSecond?: number;
   /** Firmware update timing of the agents. */
   firmware?: AgentOptions['firmware'];
   log: Logger;
@@ -44,6 +46,7 @@ export class SimulatedFleet {
         // A failing image fails every trial boot; the factory image keeps running.
         ...(faults.healthFail ? { failingSelfTest: () => true } : {}),
         defersUpdates: faults.defer,
+        ...(opts.flashWriteBytesPerSecond !== undefined ? { flashWriteBytesPerSecond: opts.flashWriteBytesPerSecond } : {}),
         serialNumber: identity.serialNumber,
         model: identity.model,
         manufacturer: 'edgedm simulated devices',

@@ -25,6 +25,8 @@ export interface FileSlotsOptions {
   failingSelfTest?: (version: string) => boolean;
   /** Answer of the device's user when asked to install. */
   acceptUpdate?: () => 'accept' | 'defer';
+  /** Flash write speed in bytes per second (simulated slow flash); unlimited when absent. */
+  writeBytesPerSecond?: number;
 }
 
 /**
@@ -82,7 +84,9 @@ export class FileSlots implements FirmwareSlots {
     const out = createWriteStream(path, { mode: 0o600 });
     const input = createReadStream(imageFile);
     input.on('data', (chunk) => hash.update(chunk));
-    await pipeline(input, out);
+    const rate = this.opts.writeBytesPerSecond;
+    if (rate !== undefined && rate > 0) await pipeline(input, throttled(rate), out);
+    else await pipeline(input, out);
     fsyncFile(path);
     const written = hash.digest('hex');
     if (written !== sha256) throw new Error(`slot ${target} verification failed after write`);
@@ -147,6 +151,20 @@ export class FileSlots implements FirmwareSlots {
     fsyncFile(tmp);
     renameSync(tmp, file);
   }
+}
+
+/** Passes bytes on at `bytesPerSecond`, in small pieces: a slow flash that a power cut can catch mid-write. */
+function throttled(bytesPerSecond: number) {
+  const piece = Math.max(1, Math.min(4096, Math.floor(bytesPerSecond / 10)));
+  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
+      for (let i = 0; i < chunk.length; i += piece) {
+        const part = chunk.subarray(i, i + piece);
+        yield part;
+        await new Promise((resolve) => setTimeout(resolve, (part.length / bytesPerSecond) * 1000));
+      }
+    }
+  };
 }
 
 function fsyncFile(path: string): void {

@@ -152,6 +152,7 @@ export function registerRunCommands(program: Command): void {
     .option('--ramp <n>', 'devices started per second', int('ramp'), 200)
     .option('--write-csv <file>', 'write the fleet\'s factory identities to this CSV file')
     .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')})`)
+    .option('--flash-write-kbps <n>', 'simulated flash write speed in KiB/s (default: unlimited)', int('flash-write-kbps'))
     .option('--log-level <level>', 'log level', 'warn')
     .action(async (o: SimFlags, cmd: Command) => {
       const log = createLogger({ level: o.logLevel });
@@ -172,6 +173,7 @@ export function registerRunCommands(program: Command): void {
         rampPerSecond: o.ramp,
         log,
         ...(o.faults ? { faults: parseFaultProfile(o.faults) } : {}),
+        ...(o.flashWriteKbps ? { flashWriteBytesPerSecond: o.flashWriteKbps * 1024 } : {}),
       });
       process.stdout.write(`simulating ${o.count} device(s) against ${o.server} (state in ${stateDir})\n`);
       onShutdown(log, () => fleet.stop());
@@ -244,6 +246,7 @@ async function ensureDemoFirmware(gateway: Gateway): Promise<string> {
 
 interface SimFlags {
   faults?: string;
+  flashWriteKbps?: number;
   count: number;
   prefix: string;
   server: string;

@@ -28,6 +28,8 @@ export interface SimulatedHostOptions {
   /** Simulated A/B flash, persisted in this directory; without it the device cannot update firmware. */
   flashDir?: string;
   flashCapacityBytes?: number;
+  /** Flash write speed in bytes per second; unlimited when absent. */
+  flashWriteBytesPerSecond?: number;
   /** Trial boots of these firmware versions fail their self test (a bad image). */
   failingSelfTest?: (version: string) => boolean;
   /** The device's user defers every update (Maximum Defer Period then decides). */
@@ -75,6 +77,7 @@ export class SimulatedHost implements HostAdapter {
           dir: opts.flashDir,
           factoryVersion: this.firmwareVersion,
           ...(opts.flashCapacityBytes !== undefined ? { capacityBytes: opts.flashCapacityBytes } : {}),
+          ...(opts.flashWriteBytesPerSecond !== undefined ? { writeBytesPerSecond: opts.flashWriteBytesPerSecond } : {}),
           ...(opts.failingSelfTest ? { failingSelfTest: opts.failingSelfTest } : {}),
           acceptUpdate: () => (opts.defersUpdates ? 'defer' : 'accept'),
         })
