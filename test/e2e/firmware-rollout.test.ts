@@ -6,23 +6,24 @@ import { api, startGateway, tempDir, testIdentities } from '../support/harness.j
 import { addFirmware, finished, IMAGE, startFirmwareFleet as startFleet, versions, type RolloutDeviceView, type RolloutView, type TransferView } from '../support/rollouts.js';
 
 describe('staged firmware rollouts against simulated devices', () => {
-  test('scenario A: 10 % fail their health check; canary 10, abort at 20 % over ≥ 20: completes, exactly those roll back', async () => {
+  test('scenario A: 200 devices, 10 % fail their health check; canary 10, abort at 20 % over ≥ 20: completes, exactly those roll back', { timeout: 240_000 }, async () => {
+    const FLEET = 200;
     const dir = tempDir();
     const gateway = await startGateway(`${dir.path}/gw`, { rollouts: { pollIntervalMs: 150 } });
-    const identities = testIdentities(40, 'sa');
+    const identities = testIdentities(FLEET, 'sa');
     const fleet = startFleet(gateway, identities, `${dir.path}/devices`, 'health-fail=10%');
     try {
-      await fleet.whenAllRegistered(30_000);
+      await fleet.whenAllRegistered(60_000);
       const models = [...new Set(identities.map((i) => i.model))];
       const firmware = await addFirmware(gateway, '1.1.0', models);
-      const created = await api<RolloutView>(gateway, 'POST', '/api/v1/rollouts', { firmware, target: 'all', canary: 10, batch: 15, abortFailurePct: 20, abortMinDevices: 20 });
+      const created = await api<RolloutView>(gateway, 'POST', '/api/v1/rollouts', { firmware, target: 'all', canary: 10, batch: 50, abortFailurePct: 20, abortMinDevices: 20 });
       assert.equal(created.status, 201, JSON.stringify(created.body));
-      const done = await finished(gateway, created.body.id, 90_000);
+      const done = await finished(gateway, created.body.id, 180_000);
       assert.equal(done.state, 'completed', done.reason ?? '');
       const devices = (await api<{ items: RolloutDeviceView[] }>(gateway, 'GET', `/api/v1/rollouts/${done.id}/devices`)).body.items;
       const profile = parseFaultProfile('health-fail=10%');
       const failing = new Set(identities.filter((_, i) => faultsFor(profile, i).healthFail).map((i) => i.endpoint));
-      assert.equal(failing.size, 4);
+      assert.equal(failing.size, FLEET / 10);
       const running = await versions(gateway, identities);
       for (const d of devices) {
         if (failing.has(d.endpoint)) {
@@ -34,16 +35,16 @@ describe('staged firmware rollouts against simulated devices', () => {
           assert.equal(running.get(d.endpoint), '1.1.0', d.endpoint);
         }
       }
-      assert.equal(done.counts.succeeded, 36);
-      assert.equal(done.counts.failed, 4);
+      assert.equal(done.counts.succeeded, FLEET - failing.size);
+      assert.equal(done.counts.failed, failing.size);
       // Byte counters: every device fetched the image once, nothing more.
       const transfers = (await api<{ items: TransferView[] }>(gateway, 'GET', `/api/v1/transfers?rollout=${done.id}`)).body.items;
-      assert.equal(transfers.length, 40);
+      assert.equal(transfers.length, FLEET);
       for (const t of transfers) assert.equal(t.bytesServed, IMAGE.length, t.endpoint);
-      assert.equal(done.bytesServed, 40 * IMAGE.length);
+      assert.equal(done.bytesServed, FLEET * IMAGE.length);
       // A second rollout of the same version touches nobody who already runs it.
       const again = await api<RolloutView>(gateway, 'POST', '/api/v1/rollouts', { firmware, target: 'all' });
-      const second = await finished(gateway, again.body.id, 90_000);
+      const second = await finished(gateway, again.body.id, 120_000);
       const secondTransfers = (await api<{ items: TransferView[] }>(gateway, 'GET', `/api/v1/transfers?rollout=${second.id}`)).body.items;
       assert.deepEqual(secondTransfers.map((t) => t.endpoint).sort(), [...failing].sort(), 'only the rolled-back devices are offered the image again');
     } finally {
