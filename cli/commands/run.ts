@@ -44,6 +44,9 @@ function gatewayOverrides(o: GatewayFlags): DeepPartialGateway {
   set(['mqtt', 'port'], o.mqttPort);
   set(['api', 'host'], o.apiHost);
   set(['api', 'port'], o.apiPort);
+  set(['coap', 'host'], o.coapHost);
+  set(['coap', 'port'], o.coapPort);
+  if (o.coap === false) set(['coap', 'enabled'], false);
   return overrides as DeepPartialGateway;
 }
 
@@ -55,6 +58,10 @@ interface GatewayFlags {
   mqttPort?: number;
   apiHost?: string;
   apiPort?: number;
+  coapHost?: string;
+  coapPort?: number;
+  /** false with --no-coap. */
+  coap?: boolean;
 }
 
 function addGatewayFlags(cmd: Command): Command {
@@ -65,6 +72,9 @@ function addGatewayFlags(cmd: Command): Command {
     .option('--mqtt-port <port>', 'MQTT listen port', int('mqtt-port'))
     .option('--api-host <host>', 'REST API listen address')
     .option('--api-port <port>', 'REST API listen port', int('api-port'))
+    .option('--coap-host <host>', 'CoAP/UDP listen address')
+    .option('--coap-port <port>', 'CoAP/UDP listen port', int('coap-port'))
+    .option('--no-coap', 'do not open the CoAP endpoint')
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent');
 }
 
