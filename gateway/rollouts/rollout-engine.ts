@@ -220,8 +220,9 @@ export class RolloutEngine {
     if (batch === undefined) return;
     let active = devices.filter((d) => d.startedAt !== null && !TERMINAL_DEVICE_STATES.has(d.state)).length;
     const recent = (this.starts.get(rollout.id) ?? []).filter((t) => t > now - 60_000);
+    // Target order is batch order: stragglers of earlier batches (back from offline) go first.
     for (const d of devices) {
-      if (d.batch !== batch || !NOT_STARTED_STATES.has(d.state) || d.startedAt !== null) continue;
+      if (d.batch > batch || !NOT_STARTED_STATES.has(d.state) || d.startedAt !== null) continue;
       if (active >= p.maxConcurrent || (p.ratePerMin !== null && recent.length >= p.ratePerMin)) break;
       if (!this.opts.commands.isConnected(d.endpoint)) {
         if (d.state !== 'waiting-offline') this.apply(rollout.id, d, { state: 'waiting-offline' });
@@ -235,11 +236,17 @@ export class RolloutEngine {
     this.starts.set(rollout.id, recent);
   }
 
-  /** The lowest batch with devices left; undefined when a finished batch fails its gate (the rollout is then aborted). */
+  /**
+   * The lowest batch with devices left to run; undefined when a settled batch fails its gate
+   * (the rollout is then aborted). A batch is settled when each member has an outcome or is
+   * waiting offline: fleets are never all online, so an offline device does not hold the
+   * rollout back. It gets its step when it returns (before the deadline), and the gate counts
+   * the devices that ran.
+   */
   private currentBatch(rollout: Rollout, devices: RolloutDevice[], now: number): number | undefined {
     const batches = [...new Set(devices.map((d) => d.batch))].sort((a, b) => a - b);
     for (const b of batches) {
-      const members = devices.filter((d) => d.batch === b);
+      const members = devices.filter((d) => d.batch === b && !(d.state === 'waiting-offline' && d.startedAt === null));
       const t: Tally = tally(members.map((d) => d.state));
       if (t.terminal < t.total) return b;
       const gate = batchGateFailure(b, t, rollout.policy);
@@ -251,7 +258,8 @@ export class RolloutEngine {
         return undefined;
       }
     }
-    return undefined;
+    // Every batch settled: only devices waiting offline are left, started when they return.
+    return batches.at(-1);
   }
 
   private maybeStep(rollout: Rollout, firmware: Firmware, d: RolloutDevice, now: number, starting = false): void {
@@ -348,6 +356,10 @@ export class RolloutEngine {
       this.apply(rollout.id, d, neverStarted ? { state: 'skipped-offline', finishedAt: now, reason: 'not back online before the deadline' } : { state: 'timed-out', finishedAt: now, reason: 'deadline passed' });
     }
     this.repo.setState(rollout.id, 'completed', 'deadline reached', now);
+    // Every device has its outcome now; a completed rollout is not looked at again.
+    this.repo.finish(rollout.id, now);
+    this.opts.log.info({ rollout: rollout.id, ...countsOf(this.repo.devices(rollout.id)) }, 'rollout finished at its deadline');
+    this.publish(rollout.id);
   }
 
   private cancelQueued(rolloutId: string, reason: string): void {

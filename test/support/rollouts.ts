@@ -24,6 +24,7 @@ export interface RolloutDeviceView {
   attempts: number;
 }
 export interface TransferView {
+  id: string;
   endpoint: string;
   transport: string;
   bytesServed: number;
