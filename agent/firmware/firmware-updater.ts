@@ -359,6 +359,8 @@ export class FirmwareUpdater {
 
   executeCancel(): void {
     if (this.record.state === FirmwareState.UPDATING) throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, 'the update is already being installed');
+    // Idle: no update under way (or one already installed, which 5.xml says MUST be refused).
+    if (this.record.state === FirmwareState.IDLE) throw new OperationError(ResultCode.METHOD_NOT_ALLOWED, 'no firmware update to cancel');
     this.reset(UpdateResult.CANCELLED);
   }
 
@@ -402,6 +404,7 @@ export class FirmwareUpdater {
     const source = this.sourceFor(uri);
     if (!source) return this.reset(UpdateResult.UNSUPPORTED_PROTOCOL);
     for (let attempt = 1; ; attempt++) {
+      const had = sizeOf(part);
       try {
         const manifestBytes = await source.fetchSmall(`${uri}${MANIFEST_SUFFIX}`, MAX_MANIFEST_BYTES, signal).catch((err: unknown) => {
           if (err instanceof DownloadRefused && err.status === 404) return undefined;
@@ -422,6 +425,9 @@ export class FirmwareUpdater {
           const result = err.status === 413 ? UpdateResult.NOT_ENOUGH_FLASH : UpdateResult.INVALID_URI;
           return this.reset(result);
         }
+        // A link that keeps dropping but brings bytes each time is not given up on: only
+        // attempts in a row that bring nothing count towards Update Result 4.
+        if (sizeOf(part) > had) attempt = 1;
         if (attempt >= attempts) {
           this.opts.log.warn({ err: (err as Error).message, attempts }, 'firmware download failed; the partial image is kept for a resume');
           this.setState(FirmwareState.IDLE, UpdateResult.CONNECTION_LOST);
@@ -567,6 +573,14 @@ export class FirmwareUpdater {
       if (!this.closed) fn();
     }, ms);
     this.timers.add(t);
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
   }
 }
 

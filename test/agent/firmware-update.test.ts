@@ -90,6 +90,30 @@ describe('Object 5 on the agent: state machine, verification, A/B install', () =
     assert.equal(await device.read('/5/0/1'), '');
   });
 
+  test('while Downloading: Update and a new URI are refused (4.05); Cancel stops the download (Idle, result 10); an empty URI resets (Idle, result 0)', async () => {
+    for (const [how, expected] of [
+      ['cancel', { state: S.IDLE, result: R.CANCELLED }],
+      ['reset', { state: S.IDLE, result: R.INITIAL }],
+    ] as const) {
+      server.stallNextAfter = 50_000;
+      await device.write('/5/0/1', publish({ version: '1.1.0' }));
+      await waitFor('the image half sent', () => server.stallNextAfter === undefined);
+      assert.equal((await device.status()).state, S.DOWNLOADING);
+      assert.equal((await device.exec('/5/0/2')).code, '4.05', 'Update while Downloading');
+      assert.equal((await device.write('/5/0/1', publish({ version: '1.2.0' }))).code, '4.05', 'another URI while Downloading');
+      assert.equal((await device.write('/5/0/0', new Uint8Array([1, 2, 3]), 'opaque')).code, '4.05', 'a pushed Package while Downloading');
+      if (how === 'cancel') assert.equal((await device.exec('/5/0/10')).code, '2.04');
+      else assert.equal((await device.write('/5/0/1', '')).code, '2.04');
+      assert.deepEqual(await device.status(), expected, how);
+      assert.equal(await device.read('/3/0/3'), '1.0.0');
+    }
+  });
+
+  test('Cancel in Idle is refused (4.05): there is no update to cancel', async () => {
+    assert.equal((await device.exec('/5/0/10')).code, '4.05');
+    assert.deepEqual(await device.status(), { state: S.IDLE, result: R.INITIAL });
+  });
+
   test('Cancel in Downloaded returns to Idle with result 10', async () => {
     await device.write('/5/0/1', publish({ version: '1.1.0' }));
     await settled(S.DOWNLOADED);

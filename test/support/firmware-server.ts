@@ -31,6 +31,8 @@ export class FirmwareServer {
   readonly requests: { path: string; range: string | undefined; status: number; bytes: number }[] = [];
   /** Cut the next image response after this many body bytes. */
   dropNextAfter: number | undefined;
+  /** Hold the next image response open after this many body bytes: the download hangs mid-way. */
+  stallNextAfter: number | undefined;
   private server!: Server;
 
   async start(): Promise<this> {
@@ -71,6 +73,13 @@ export class FirmwareServer {
         this.dropNextAfter = undefined;
         record.bytes = Math.min(cut, slice.length);
         res.write(slice.subarray(0, cut), () => res.destroy());
+        return;
+      }
+      if (!isManifest && this.stallNextAfter !== undefined) {
+        const cut = this.stallNextAfter;
+        this.stallNextAfter = undefined;
+        record.bytes = Math.min(cut, slice.length);
+        res.write(slice.subarray(0, cut));
         return;
       }
       record.bytes = slice.length;
