@@ -71,11 +71,18 @@ export interface BootstrapGrant {
 /** Implemented by the fleet layer; called by every transport. */
 export interface DeviceSessionHandler {
   authenticate(endpoint: string, secret: string): CredentialRole | null;
+  /**
+   * Whether an endpoint that presents no credential (LwM2M and CoAP in NoSec mode) may register:
+   * it must be in the registry and not decommissioned.
+   */
+  admit(endpoint: string, transport: TransportKind): boolean;
   bootstrap(endpoint: string, transport: TransportKind): BootstrapGrant;
   connected(endpoint: string, role: CredentialRole, transport: TransportKind): void;
   registered(endpoint: string, event: RegistrationEvent): void;
   updated(endpoint: string, event: RegistrationUpdateEvent): void;
   deregistered(endpoint: string, reason: string): void;
+  /** A queue-mode device stopped listening; requests wait for it to wake (it is still registered). */
+  sleeping(endpoint: string): void;
   disconnected(endpoint: string, reason: string): void;
   notified(endpoint: string, event: NotificationEvent): void;
   /** Any sign of life (keepalive ping, response): keeps last-seen current. */

@@ -53,6 +53,11 @@ export class DeviceSessions implements DeviceSessionHandler {
     return null;
   }
 
+  admit(endpoint: string): boolean {
+    const device = this.repo.get(endpoint);
+    return !!device && device.status !== 'decommissioned';
+  }
+
   bootstrap(endpoint: string, transport: TransportKind): BootstrapGrant {
     const secret = generateSecret();
     // Only the hash is kept: a leaked database does not let anyone impersonate a device.
@@ -104,6 +109,10 @@ export class DeviceSessions implements DeviceSessionHandler {
   deregistered(endpoint: string, reason: string): void {
     this.opts.log.info({ endpoint, reason }, 'device deregistered');
     this.setStatus(endpoint, 'offline');
+  }
+
+  sleeping(endpoint: string): void {
+    this.setStatus(endpoint, 'sleeping');
   }
 
   disconnected(endpoint: string, reason: string): void {
