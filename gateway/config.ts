@@ -20,6 +20,14 @@ export interface GatewayConfig {
     host: string;
     port: number;
   };
+  /** The LwM2M server and bootstrap server, on the CoAP endpoint (`/rd`, `/bs`). */
+  lwm2m: {
+    enabled: boolean;
+    /** The DM server URI handed out at LwM2M bootstrap; null derives it from the CoAP listener. */
+    serverUri: string | null;
+    /** How long a queue-mode client listens after it last spoke (LwM2M: at least 93 s). */
+    queueAwakeMs: number;
+  };
   devices: {
     /** How long an operation on a device may take before the API answers 504. */
     requestTimeoutMs: number;
@@ -51,6 +59,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024 },
   api: { host: '127.0.0.1', port: 8080 },
   coap: { enabled: true, host: '127.0.0.1', port: 5683 },
+  lwm2m: { enabled: true, serverUri: null, queueAwakeMs: 93_000 },
   devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300 },
   bootstrap: { serverUri: null },
   firmware: { baseUrl: null, coapBaseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
@@ -60,7 +69,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
 export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
   name: 'gateway',
   defaults: DEFAULT_GATEWAY_CONFIG,
-  nullableStrings: ['bootstrap.serverUri', 'firmware.baseUrl', 'firmware.coapBaseUrl'],
+  nullableStrings: ['bootstrap.serverUri', 'firmware.baseUrl', 'firmware.coapBaseUrl', 'lwm2m.serverUri'],
   env: {
     EDGEDM_DATA_DIR: { key: 'dataDir', type: 'string' },
     EDGEDM_LOG_LEVEL: { key: 'logLevel', type: 'string' },
@@ -72,6 +81,9 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_COAP_ENABLED: { key: 'coap.enabled', type: 'boolean' },
     EDGEDM_COAP_HOST: { key: 'coap.host', type: 'string' },
     EDGEDM_COAP_PORT: { key: 'coap.port', type: 'integer' },
+    EDGEDM_LWM2M_ENABLED: { key: 'lwm2m.enabled', type: 'boolean' },
+    EDGEDM_LWM2M_SERVER_URI: { key: 'lwm2m.serverUri', type: 'string' },
+    EDGEDM_LWM2M_QUEUE_AWAKE_MS: { key: 'lwm2m.queueAwakeMs', type: 'integer' },
     EDGEDM_REQUEST_TIMEOUT_MS: { key: 'devices.requestTimeoutMs', type: 'integer' },
     EDGEDM_LIFETIME_SECONDS: { key: 'devices.lifetimeSeconds', type: 'integer' },
     EDGEDM_BOOTSTRAP_SERVER_URI: { key: 'bootstrap.serverUri', type: 'string' },
@@ -96,6 +108,11 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     if (c.firmware.coapBaseUrl !== null && !/^coap:\/\/[^/]+/.test(c.firmware.coapBaseUrl)) {
       throw new ConfigError(`"firmware.coapBaseUrl" must be a coap:// URL, got "${c.firmware.coapBaseUrl}"`);
     }
+    if (c.lwm2m.serverUri !== null && !/^coaps?:\/\/[^/]+/.test(c.lwm2m.serverUri)) {
+      throw new ConfigError(`"lwm2m.serverUri" must be a coap:// URL, got "${c.lwm2m.serverUri}"`);
+    }
+    if (c.lwm2m.enabled && !c.coap.enabled) throw new ConfigError('"lwm2m.enabled" needs "coap.enabled": LwM2M runs on the CoAP endpoint');
+    requirePositiveInteger('lwm2m.queueAwakeMs', c.lwm2m.queueAwakeMs, 100);
     if (!c.firmware.vendor) throw new ConfigError('"firmware.vendor" must not be empty');
     requirePositiveInteger('firmware.maxImageBytes', c.firmware.maxImageBytes, 1);
     requirePositiveInteger('rollouts.pollIntervalMs', c.rollouts.pollIntervalMs, 50);

@@ -6,8 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { EDGEDM_VERSION } from '../common/version.js';
 import { buildApi } from './api/server.js';
-import { CoapEndpoint } from './coap/coap-endpoint.js';
+import { CoapNode } from '../common/coap/coap-node.js';
 import { firmwareResource } from './coap/firmware-resource.js';
+import { BootstrapServer } from './transports/lwm2m/bootstrap-server.js';
+import { Lwm2mServer } from './transports/lwm2m/lwm2m-server.js';
 import type { GatewayConfig } from './config.js';
 import { EventBus } from './events.js';
 import { MQTT_BINDING } from './fleet/bootstrap-grant.js';
@@ -35,7 +37,8 @@ export class Gateway {
     private readonly log: Logger,
     readonly firmware: FirmwareRepository,
     readonly rollouts: RolloutEngine,
-    private readonly coap: CoapEndpoint | undefined,
+    private readonly coap: CoapNode | undefined,
+    readonly lwm2m: Lwm2mServer | undefined,
   ) {}
 
   static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -54,14 +57,18 @@ export class Gateway {
     const firmware = new FirmwareRepository(db, config.dataDir, operatorKey);
     const events = new EventBus();
     let mqtt: MqttTransport | undefined;
-    let coap: CoapEndpoint | undefined;
+    let coap: CoapNode | undefined;
+    let lwm2m: Lwm2mServer | undefined;
     let rollouts: RolloutEngine | undefined;
     const sessions = new DeviceSessions({
       repository,
       events,
       log: log.child({ component: 'sessions' }),
-      serverUriFor: () => config.bootstrap.serverUri ?? `mqtt://${config.mqtt.host}:${mqtt?.port ?? config.mqtt.port}`,
-      bindingFor: () => MQTT_BINDING,
+      serverUriFor: (transport) =>
+        transport === 'mqtt'
+          ? (config.bootstrap.serverUri ?? `mqtt://${config.mqtt.host}:${mqtt?.port ?? config.mqtt.port}`)
+          : (config.lwm2m.serverUri ?? coap?.url ?? ''),
+      bindingFor: (transport) => (transport === 'mqtt' ? MQTT_BINDING : 'U'),
       lifetimeSeconds: config.devices.lifetimeSeconds,
       firmwareTrustAnchor: operatorKey.trustAnchor,
     });
@@ -75,10 +82,17 @@ export class Gateway {
       });
       if (config.coap.enabled) {
         const coapLog = log.child({ component: 'coap' });
-        coap = await CoapEndpoint.start({ host: config.coap.host, port: config.coap.port, log: coapLog });
+        coap = await CoapNode.bind({ host: config.coap.host, port: config.coap.port, log: coapLog });
         coap.route('fw', firmwareResource(firmware, coapLog));
+        if (config.lwm2m.enabled) {
+          const lwm2mLog = log.child({ component: 'lwm2m' });
+          lwm2m = new Lwm2mServer({ client: coap.client, handler: sessions, log: lwm2mLog, queueAwakeMs: config.lwm2m.queueAwakeMs });
+          coap.route('rd', lwm2m.handle);
+          coap.route('bs', new BootstrapServer({ client: coap.client, handler: sessions, log: lwm2mLog }).handle);
+        }
       }
-      const commands = new DeviceCommands(repository, [mqtt.link], config.devices.requestTimeoutMs, log.child({ component: 'commands' }));
+      const links = lwm2m ? [mqtt.link, lwm2m] : [mqtt.link];
+      const commands = new DeviceCommands(repository, links, config.devices.requestTimeoutMs, log.child({ component: 'commands' }));
       events.subscribe((event) => {
         if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
       });
@@ -106,13 +120,14 @@ export class Gateway {
         version: EDGEDM_VERSION,
       });
       await api.listen({ host: config.api.host, port: config.api.port });
-      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap);
+      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap, lwm2m);
       apiBaseUrl = gateway.apiUrl;
       rollouts.start();
       log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, coapPort: gateway.coapPort ?? null, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
       return gateway;
     } catch (err) {
       await rollouts?.close();
+      lwm2m?.close();
       await coap?.close();
       await mqtt?.close();
       db.close();
@@ -151,6 +166,7 @@ export class Gateway {
   async close(): Promise<void> {
     await this.rollouts.close();
     await this.api.close();
+    this.lwm2m?.close();
     await this.coap?.close();
     await this.mqtt.close();
     this.db.close();

@@ -1,7 +1,7 @@
 import type { OutgoingMessage } from 'coap';
 import { blockSize, ContentFormat, decodeBlock, encodeBlock, encodeUint, MAX_BLOCK_SIZE, MAX_SZX, szxOf } from '../../protocol/coap/index.js';
-import { respond, respondError, type ResponseOption } from './coap-response.js';
-import type { CoapRequest } from './coap-router.js';
+import { respond, respondError, type ResponseOption } from '../../common/coap/coap-response.js';
+import type { CoapRequest } from '../../common/coap/coap-router.js';
 
 /** A resource served block by block: its size, validator and a way to read one range of it. */
 export interface Representation {

@@ -3,7 +3,7 @@ import { isIPv6 } from 'node:net';
 import { Agent, createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
 import { generate, parse } from 'coap-packet';
 import type { Logger } from '../../common/logger.js';
-import { CoapRouter, type CoapHandler } from './coap-router.js';
+import { CoapRouter, type CoapHandler } from '../../common/coap/coap-router.js';
 
 export interface CoapEndpointOptions {
   host: string;

@@ -5,8 +5,8 @@ import { ContentFormat } from '../../protocol/coap/index.js';
 import { MANIFEST_SUFFIX } from '../../protocol/firmware/index.js';
 import type { Firmware, FirmwareRepository, Transfer } from '../firmware/firmware-repository.js';
 import { respondBlock } from './block2-response.js';
-import { respondError } from './coap-response.js';
-import type { CoapHandler, CoapRequest } from './coap-router.js';
+import { respondError } from '../../common/coap/coap-response.js';
+import type { CoapHandler, CoapRequest } from '../../common/coap/coap-router.js';
 import { ManifestCache } from './manifest-cache.js';
 
 /**

@@ -2,6 +2,8 @@ import { LwM2mPath, type LwM2mRecord } from '../../protocol/model/index.js';
 
 /** Security Mode 0 (pre-shared key): the identity and secret key are a shared secret pair. */
 const SECURITY_MODE_PSK = 0;
+/** Security Mode 3 (NoSec): LwM2M over plain CoAP, until DTLS lands. */
+const SECURITY_MODE_NOSEC = 3;
 export const DM_SERVER_SHORT_ID = 1;
 /** LwM2M 1.2 binding letter for MQTT. */
 export const MQTT_BINDING = 'M';
@@ -9,15 +11,17 @@ export const MQTT_BINDING = 'M';
 export interface ServerAccount {
   serverUri: string;
   endpoint: string;
-  secret: string;
+  /** The PSK secret; null for a NoSec account. */
+  secret: string | null;
   lifetimeSeconds: number;
   binding: string;
 }
 
 /**
  * The Bootstrap-Write content that provisions one DM server account: Security instance 1
- * (server URI, PSK identity = endpoint, secret key) and Server instance 0 (short id, lifetime,
- * binding). Exactly what an LwM2M bootstrap server writes, so every transport shares it.
+ * (server URI, PSK identity = endpoint and secret key, or NoSec) and Server instance 0 (short
+ * id, lifetime, binding). Exactly what an LwM2M bootstrap server writes, so every transport
+ * shares it.
  */
 export function serverAccountContent(account: ServerAccount): LwM2mRecord[] {
   const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
@@ -29,10 +33,10 @@ export function serverAccountContent(account: ServerAccount): LwM2mRecord[] {
   return [
     r('/0/1/0', 'string', account.serverUri),
     r('/0/1/1', 'boolean', false),
-    r('/0/1/2', 'integer', SECURITY_MODE_PSK),
-    r('/0/1/3', 'opaque', utf8(account.endpoint)),
+    r('/0/1/2', 'integer', account.secret === null ? SECURITY_MODE_NOSEC : SECURITY_MODE_PSK),
+    r('/0/1/3', 'opaque', account.secret === null ? new Uint8Array(0) : utf8(account.endpoint)),
     r('/0/1/4', 'opaque', new Uint8Array(0)),
-    r('/0/1/5', 'opaque', utf8(account.secret)),
+    r('/0/1/5', 'opaque', account.secret === null ? new Uint8Array(0) : utf8(account.secret)),
     r('/0/1/10', 'integer', DM_SERVER_SHORT_ID),
     r('/1/0/0', 'integer', DM_SERVER_SHORT_ID),
     r('/1/0/1', 'integer', account.lifetimeSeconds),

@@ -59,10 +59,16 @@ export class DeviceSessions implements DeviceSessionHandler {
   }
 
   bootstrap(endpoint: string, transport: TransportKind): BootstrapGrant {
-    const secret = generateSecret();
-    // Only the hash is kept: a leaked database does not let anyone impersonate a device.
-    this.repo.setOperationalCredential(endpoint, hashSecret(secret), this.now());
-    this.opts.log.info({ endpoint, transport }, 'issued an operational credential');
+    let secret: string | null = null;
+    if (transport === 'mqtt') {
+      secret = generateSecret();
+      // Only the hash is kept: a leaked database does not let anyone impersonate a device.
+      this.repo.setOperationalCredential(endpoint, hashSecret(secret), this.now());
+      this.opts.log.info({ endpoint, transport }, 'issued an operational credential');
+    } else {
+      // LwM2M and CoAP run without DTLS so far: a NoSec account (PSK comes with DTLS).
+      this.opts.log.info({ endpoint, transport }, 'bootstrapped a NoSec account');
+    }
     return {
       content: serverAccountContent({
         serverUri: this.opts.serverUriFor(transport),

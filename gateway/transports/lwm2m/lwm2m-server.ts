@@ -5,8 +5,8 @@ import type { Logger } from '../../../common/logger.js';
 import { ContentDecodeError, decodeLinks, LwM2mContentFormat } from '../../../protocol/lwm2m/index.js';
 import { decodeUint } from '../../../protocol/coap/index.js';
 import { ResultCode, type Link, type Operation, type OperationResult } from '../../../protocol/model/index.js';
-import { respond, respondError } from '../../coap/coap-response.js';
-import type { CoapRequest } from '../../coap/coap-router.js';
+import { respond, respondError } from '../../../common/coap/coap-response.js';
+import type { CoapRequest } from '../../../common/coap/coap-router.js';
 import { DeviceLinkError, type DeviceLink, type DeviceSessionHandler, type SendOptions } from '../../device-link.js';
 import { decodeRecords, requestOf, resultOf, type ClientProfile } from './operation-mapping.js';
 import { parseRegister, parseUpdate, RegistrationError, type RegistrationParams } from './registration.js';
@@ -20,7 +20,7 @@ export interface Lwm2mServerOptions {
    * MAX_TRANSMIT_WAIT, 93 s). Requests outside that window wait for its next Update.
    */
   queueAwakeMs?: number;
-  /** Added to the lifetime before a silent registration expires (clients update a little late). */
+  /** Added to the lifetime before a silent registration expires; default a tenth of it, 1 to 15 s. */
   expiryGraceMs?: number;
   now?: () => number;
 }
@@ -167,7 +167,9 @@ export class Lwm2mServer implements DeviceLink {
   }
 
   private expiryTimer(endpoint: string, lifetimeSeconds: number): NodeJS.Timeout {
-    const ms = Math.min(lifetimeSeconds * 1000 + (this.opts.expiryGraceMs ?? 15_000), 2 ** 31 - 1);
+    // Clients update a little before or after their lifetime; short lifetimes get a short grace.
+    const grace = this.opts.expiryGraceMs ?? Math.min(15_000, Math.max(1000, lifetimeSeconds * 100));
+    const ms = Math.min(lifetimeSeconds * 1000 + grace, 2 ** 31 - 1);
     const timer = setTimeout(() => {
       const registration = this.byEndpoint.get(endpoint);
       if (!registration || registration.expiry !== timer) return;

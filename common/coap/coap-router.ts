@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, OutgoingMessage } from 'coap';
 import type { OptionName } from 'coap-packet';
-import type { Logger } from '../../common/logger.js';
-import { encodeUint } from '../../protocol/coap/index.js';
+import type { Logger } from '../logger.js';
+// The library's converter between option bytes and the values it puts on messages (CommonJS).
+import optionConverter from 'coap/dist/lib/option_converter.js';
 import { hasResponded, respond, respondError } from './coap-response.js';
 
 /** What a resource handler sees of a request. */
@@ -22,19 +23,25 @@ export interface CoapRequest {
 export type CoapHandler = (req: CoapRequest, res: OutgoingMessage) => void | Promise<void>;
 
 /**
- * Dispatches requests by their first Uri-Path segment (`fw`, later `rd` and `bs` for LwM2M
+ * Dispatches requests by their first Uri-Path segment (`fw`, `rd` and `bs` for LwM2M
  * registration and bootstrap), so each protocol on the endpoint owns one prefix and knows
- * nothing of the others. Unknown prefixes get 4.04; a handler that throws gets 5.00 and a log
- * line, never a crash.
+ * nothing of the others. Unknown prefixes go to the fallback, or get 4.04; a handler that
+ * throws gets 5.00 and a log line, never a crash.
  */
 export class CoapRouter {
   private readonly routes = new Map<string, CoapHandler>();
+  private fallbackHandler: CoapHandler | undefined;
 
   constructor(private readonly log: Logger) {}
 
   route(prefix: string, handler: CoapHandler): void {
     if (this.routes.has(prefix)) throw new Error(`CoAP route /${prefix} is already taken`);
     this.routes.set(prefix, handler);
+  }
+
+  /** Serves every request no prefix claims (an LwM2M client's object tree: `/3/0/0`, `/5/0`, …). */
+  fallback(handler: CoapHandler): void {
+    this.fallbackHandler = handler;
   }
 
   dispatch(raw: IncomingMessage, res: OutgoingMessage): void {
@@ -45,7 +52,7 @@ export class CoapRouter {
       return;
     }
     const req = view(raw);
-    const handler = this.routes.get(req.path[0] ?? '');
+    const handler = this.routes.get(req.path[0] ?? '') ?? this.fallbackHandler;
     if (!handler) return respondError(res, '4.04', 'no such resource');
     let outcome: void | Promise<void>;
     try {
@@ -64,24 +71,30 @@ export class CoapRouter {
 
 function view(raw: IncomingMessage): CoapRequest {
   const options = raw._packet.options ?? [];
-  const strings = (name: OptionName) => options.filter((o) => o.name === name).map((o) => bytesOf(o.value).toString('utf8'));
+  const strings = (name: OptionName) => options.filter((o) => o.name === name).map((o) => bytesOf(o.name as OptionName, o.value).toString('utf8'));
   return {
     method: raw.method ?? raw._packet.code ?? '',
     path: strings('Uri-Path'),
     query: strings('Uri-Query'),
     option(name) {
       const found = options.find((o) => o.name === name);
-      return found ? bytesOf(found.value) : undefined;
+      return found ? bytesOf(name, found.value) : undefined;
     },
     peer: raw.rsinfo,
     raw,
   };
 }
 
-/** The library converts some option values in place (Size2 to a number, ETag to a string): back to bytes. */
-function bytesOf(value: unknown): Buffer {
+/**
+ * The library converts option values in place when it parses a request (Content-Format and
+ * Accept to media-type names, Size2 to a number, ETag to a string): its own converter turns
+ * them back into the bytes that were on the wire.
+ */
+function bytesOf(name: OptionName, value: unknown): Buffer {
   if (Buffer.isBuffer(value)) return value;
-  if (typeof value === 'number') return encodeUint(value);
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  return Buffer.alloc(0);
+  try {
+    return optionConverter.toBinary(name, value);
+  } catch {
+    return Buffer.alloc(0);
+  }
 }

@@ -15,7 +15,10 @@ export function respond(res: OutgoingMessage, code: string, payload: Buffer = Bu
   if (answered.has(res)) return;
   answered.add(res);
   res.code = code;
-  for (const [name, value] of options) res.setOption(name, value);
+  // Repeatable options (Location-Path, …) go in one call: the library replaces on each.
+  const byName = new Map<OptionName, Buffer[]>();
+  for (const [name, value] of options) byName.set(name, [...(byName.get(name) ?? []), value]);
+  for (const [name, values] of byName) res.setOption(name, values.length === 1 ? values[0]! : values);
   OutgoingMessage.prototype.end.call(res, payload);
 }
 

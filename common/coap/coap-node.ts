@@ -1,0 +1,131 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
+import { generate, parse } from 'coap-packet';
+import type { Logger } from '../logger.js';
+import { CoapClient, DEFAULT_TRANSMISSION, type CoapTransmission } from './coap-client.js';
+import { CoapRouter, type CoapHandler } from './coap-router.js';
+
+export interface CoapNodeOptions {
+  host: string;
+  /** 0 picks a free port; `port` tells which. */
+  port: number;
+  log: Logger;
+  transmission?: CoapTransmission;
+  /**
+   * How long a handler may take and still have its answer piggybacked on the ACK (the coap
+   * library sends an empty ACK after 50 ms otherwise, then the answer separately). Well under a
+   * client's first retransmission (ACK_TIMEOUT, 2 s); libcoap clients before 4.3.5 lose a Block2
+   * transfer whose first block comes as a separate response (libcoap issue #1595).
+   */
+  piggybackReplyMs?: number;
+}
+
+/**
+ * One CoAP/UDP socket that is both a server (the coap library, behind a router) and a client
+ * (CoapClient). LwM2M needs both roles on one address: the server sends its requests to the
+ * address and port a client registered from, so a client must listen where it sends, and a
+ * server must send from where it listens (clients behind NAT drop anything else).
+ *
+ * The two roles share the socket without stepping on each other: the library's server ignores
+ * everything that is not a request, the client everything that is. Datagrams that do not parse
+ * are dropped here (a malformed Confirmable one is answered with Reset, RFC 7252 §4.2) before the
+ * library sees them: it would answer them with a 5.00 sent to 127.0.0.1 instead of the peer.
+ */
+export class CoapNode {
+  readonly client: CoapClient;
+  private closed = false;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly server: Server,
+    private readonly router: CoapRouter,
+    private readonly host: string,
+    private readonly log: Logger,
+    transmission: CoapTransmission,
+  ) {
+    this.client = new CoapClient(socket, transmission);
+  }
+
+  static async bind(opts: CoapNodeOptions): Promise<CoapNode> {
+    const type = isIPv6(opts.host) ? 'udp6' : 'udp4';
+    // No SO_REUSEADDR: a second process on the same port must fail, not silently share it.
+    const socket = createSocket({ type, reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(opts.port, opts.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    const log = opts.log;
+    socket.on('error', (err) => log.warn({ err: err.message }, 'CoAP socket error'));
+
+    const router = new CoapRouter(log);
+    const server = createServer({ type, piggybackReplyMs: opts.piggybackReplyMs ?? 1000 });
+    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => router.dispatch(req, res));
+    server.on('error', (err: Error) => log.warn({ err: err.message }, 'CoAP server error'));
+    const before = socket.listeners('message');
+    server.listen(socket);
+    for (const listener of socket.listeners('message').filter((l) => !before.includes(l))) {
+      socket.off('message', listener as (msg: Buffer, rinfo: RemoteInfo) => void);
+      socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+        if (wellFormed(msg, rinfo, socket, log)) (listener as (msg: Buffer, rinfo: RemoteInfo) => void)(msg, rinfo);
+      });
+    }
+    // The library's own error replies (bad Block1 sequences, Observe on a POST) go to 127.0.0.1:
+    // send them to the peer that asked.
+    server._sendError = (payload, rsinfo, packet, code = '5.00') => {
+      try {
+        socket.send(generate({ code, payload, messageId: packet?.messageId, token: packet?.token }), rsinfo.port, rsinfo.address);
+      } catch (err) {
+        log.debug({ err: (err as Error).message }, 'CoAP error reply not sent');
+      }
+    };
+    return new CoapNode(socket, server, router, opts.host, log, opts.transmission ?? DEFAULT_TRANSMISSION);
+  }
+
+  /** Serves requests whose first Uri-Path segment is `prefix`. */
+  route(prefix: string, handler: CoapHandler): void {
+    this.router.route(prefix, handler);
+  }
+
+  /** Serves requests no prefix claims. */
+  fallback(handler: CoapHandler): void {
+    this.router.fallback(handler);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  get url(): string {
+    return `coap://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+    // Also clears the response cache, whose retransmission timers would otherwise keep running.
+    this.server.close();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    this.log.debug('CoAP node closed');
+  }
+}
+
+function wellFormed(msg: Buffer, rinfo: RemoteInfo, socket: Socket, log: Logger): boolean {
+  try {
+    parse(msg);
+    return true;
+  } catch (err) {
+    log.debug({ peer: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message }, 'malformed CoAP datagram dropped');
+    const version = msg.length >= 4 ? msg[0]! >> 6 : 0;
+    const confirmable = msg.length >= 4 && ((msg[0]! >> 4) & 0x03) === 0;
+    if (version === 1 && confirmable) {
+      // Reset: version 1, type RST, no token, code 0.00, the message's ID.
+      socket.send(Buffer.from([0x70, 0x00, msg[2]!, msg[3]!]), rinfo.port, rinfo.address);
+    }
+    return false;
+  }
+}
