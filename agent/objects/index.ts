@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import type { Logger } from '../../common/logger.js';
-import { defaultObjectRegistry, ObjectId } from '../../protocol/model/objects/index.js';
+import { defaultObjectRegistry, EDGEDM_FIRMWARE_TRUST_OBJECT_ID, ObjectId } from '../../protocol/model/objects/index.js';
 import type { HostAdapter } from '../host/host-adapter.js';
 import type { StateStore } from '../state/state-store.js';
 import { ConnectivityMonitoringObject } from './connectivity-object.js';
 import { DeviceObject, type DeviceActions } from './device-object.js';
 import { EventLogObject } from './event-log-object.js';
 import { FirmwareUpdateObject } from './firmware-object.js';
+import { FirmwareTrustObject } from './firmware-trust-object.js';
 import { FirmwareUpdater, type FirmwareUpdaterOptions } from '../firmware/firmware-updater.js';
 import { LwM2mObject } from './lwm2m-object.js';
 import { ObjectTree } from './object-tree.js';
@@ -69,6 +70,12 @@ export function createAgentObjects(opts: AgentObjectsOptions): AgentObjects {
     const saved = state.read<string>(TRUST_ANCHOR_KEY);
     return saved ? new Uint8Array(Buffer.from(saved, 'base64')) : undefined;
   };
+  const setFirmwareTrustAnchor = (anchor: Uint8Array | undefined) =>
+    anchor ? state.write(TRUST_ANCHOR_KEY, Buffer.from(anchor).toString('base64')) : state.delete(TRUST_ANCHOR_KEY);
+  // Only a bootstrap server sees it: the DM server must not change whom the device trusts.
+  const trust = new LwM2mObject(defaultObjectRegistry.get(EDGEDM_FIRMWARE_TRUST_OBJECT_ID)!, { hiddenFromServer: true });
+  trust.add(new FirmwareTrustObject(trustAnchor, setFirmwareTrustAnchor));
+  tree.add(trust);
   let firmware: FirmwareUpdater | undefined;
   if (host.firmware) {
     let object: FirmwareUpdateObject | undefined;
@@ -96,7 +103,7 @@ export function createAgentObjects(opts: AgentObjectsOptions): AgentObjects {
     connectivity,
     eventLog,
     firmware,
-    setFirmwareTrustAnchor: (anchor) => (anchor ? state.write(TRUST_ANCHOR_KEY, Buffer.from(anchor).toString('base64')) : state.delete(TRUST_ANCHOR_KEY)),
+    setFirmwareTrustAnchor,
     servers: () => server.instancesOf(),
   };
 }

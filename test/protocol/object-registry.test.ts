@@ -14,6 +14,7 @@ import {
   ConnectivityMonitoringResource,
   ConnectivityStatisticsResource,
   defaultObjectRegistry,
+  EDGEDM_OBJECT_DEFINITIONS,
   DeviceResource,
   DuplicateObjectDefinitionError,
   EventLogResource,
@@ -96,7 +97,9 @@ describe('registry conformance', () => {
   it('defines exactly the objects of the current files and the legacy versions of the others', () => {
     const currentIds = xmlFiles.filter((f) => !isLegacyFile(f)).map((f) => Number(stemOf(f))).sort((a, b) => a - b);
     assert.deepEqual(OBJECT_DEFINITIONS.map((d) => d.id), currentIds);
-    assert.deepEqual(defaultObjectRegistry.all().map((d) => d.id), currentIds);
+    // …plus edgedm's own objects, from the private range (32769–42768) the OMA registry leaves to vendors.
+    assert.deepEqual(defaultObjectRegistry.all().map((d) => d.id), [...currentIds, ...EDGEDM_OBJECT_DEFINITIONS.map((d) => d.id)]);
+    for (const d of EDGEDM_OBJECT_DEFINITIONS) assert.ok(d.id >= 32769 && d.id <= 42768, `${d.id} is in the private range`);
     assert.deepEqual(Object.keys(LEGACY_OBJECT_DEFINITIONS).sort(), xmlFiles.filter(isLegacyFile).map(stemOf));
   });
 

@@ -1,6 +1,7 @@
 import type { LwM2mPath } from '../path.js';
 import type { ObjectDefinition, ResourceDefinition } from './definition.js';
 import { OBJECT_DEFINITIONS } from './definitions.generated.js';
+import { EDGEDM_OBJECT_DEFINITIONS } from './edgedm-objects.js';
 
 export class DuplicateObjectDefinitionError extends Error {
   constructor(readonly objectId: number) {
@@ -55,5 +56,5 @@ export class ObjectRegistry {
   }
 }
 
-/** The registry of the current OMA definitions edgedm ships. */
-export const defaultObjectRegistry = new ObjectRegistry(OBJECT_DEFINITIONS);
+/** The registry of the current OMA definitions edgedm ships, and edgedm's own objects. */
+export const defaultObjectRegistry = new ObjectRegistry([...OBJECT_DEFINITIONS, ...EDGEDM_OBJECT_DEFINITIONS]);
