@@ -11,6 +11,7 @@ const filters = process.argv.slice(2);
 function find(dir) {
   const out = [];
   for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue; // interop peers keep their own
     const full = join(dir, name);
     if (statSync(full).isDirectory()) out.push(...find(full));
     else if (name.endsWith('.test.ts')) out.push(full);

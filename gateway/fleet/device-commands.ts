@@ -3,7 +3,7 @@ import { LwM2mPath, isSuccess, type Operation, type OperationResult } from '../.
 import type { TransportKind } from '../../protocol/states.js';
 import { DeviceLinkError, type DeviceLink } from '../device-link.js';
 import { DeviceNotFoundError, type DeviceRepository } from '../store/device-repository.js';
-import { deviceInfoFromRecords } from './device-info.js';
+import { DEVICE_INFO_PATHS, deviceInfoFromRecords } from './device-info.js';
 
 export type DeviceUnavailableReason = 'decommissioned' | 'never-registered' | 'not-connected';
 
@@ -49,7 +49,15 @@ export class DeviceCommands {
   async syncDeviceInfo(endpoint: string): Promise<void> {
     try {
       const result = await this.execute(endpoint, { kind: 'read', path: LwM2mPath.of(3, 0) });
-      const info = isSuccess(result.code) ? deviceInfoFromRecords(result.content ?? []) : undefined;
+      let records = isSuccess(result.code) ? (result.content ?? []) : [];
+      if (!isSuccess(result.code)) {
+        // Some 1.0 clients (lwm2m-node-lib) read single resources only: ask for each.
+        for (const path of DEVICE_INFO_PATHS) {
+          const one = await this.execute(endpoint, { kind: 'read', path });
+          if (isSuccess(one.code)) records = [...records, ...(one.content ?? [])];
+        }
+      }
+      const info = deviceInfoFromRecords(records);
       if (info) this.repo.updateInfo(endpoint, info, Date.now());
     } catch (err) {
       const reason = err instanceof DeviceLinkError || err instanceof DeviceUnavailableError ? err.message : err;

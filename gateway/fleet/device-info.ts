@@ -22,3 +22,6 @@ export function deviceInfoFromRecords(records: readonly LwM2mRecord[]): DeviceIn
   }
   return info;
 }
+
+/** The Device object resources the registry keeps, one by one (for clients that cannot read a whole instance). */
+export const DEVICE_INFO_PATHS: readonly LwM2mPath[] = PATHS.map(([path]) => path);

@@ -101,7 +101,8 @@ export interface UpdateParams {
 export function parseUpdate(query: readonly string[], links: Link[] | undefined, rootPath: string[]): UpdateParams {
   const p = parseQuery(query);
   for (const name of p.keys()) {
-    if (!['lt', 'b', 'sms', 'Q'].includes(name)) throw new RegistrationError(`parameter "${name}" is not allowed in an Update`);
+    // `lwm2m` has no place in an Update, but some 1.0 clients (lwm2m-node-lib) repeat it: harmless, ignored.
+    if (!['lt', 'b', 'sms', 'Q', 'lwm2m'].includes(name)) throw new RegistrationError(`parameter "${name}" is not allowed in an Update`);
   }
   const out: UpdateParams = {};
   if (p.has('lt')) out.lifetime = lifetimeOf(p.get('lt'));
