@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../common/logger.js';
-import type { AgentBinding } from './bindings/binding.js';
+import type { AgentBinding, BindingEvents } from './bindings/binding.js';
 import type { AgentConfig } from './config.js';
+import { Lwm2mBinding, type Lwm2mBindingOptions } from './bindings/lwm2m/lwm2m-binding.js';
 import { MqttBinding } from './bindings/mqtt/mqtt-binding.js';
 import type { HostAdapter } from './host/host-adapter.js';
 import { createAgentObjects, type AgentObjects, type AgentObjectsOptions } from './objects/index.js';
@@ -13,6 +14,8 @@ export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel'> & {
   host: HostAdapter;
   log: Logger;
   firmware?: AgentObjectsOptions['firmware'];
+  /** LwM2M client tuning (queue mode, timers), when the agent speaks LwM2M. */
+  lwm2m?: Pick<Lwm2mBindingOptions, 'queueMode' | 'queueAwakeMs' | 'updateIntervalMs' | 'requestTimeoutMs' | 'bootstrapTimeoutMs' | 'listen'>;
 };
 
 /** Event Log (Object 20) LogClass values used by the agent (20.xml: 1 = system, 6 = security, …). */
@@ -93,11 +96,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     const log = opts.log;
     const state = new StateStore(opts.stateDir, log);
     let binding: AgentBinding | undefined;
+    // The bootstrap server's scheme picks the transport: coap:// is LwM2M, mqtt(s):// DM over MQTT.
+    const lwm2m = opts.bootstrapServerUri.startsWith('coap://');
     const objects = createAgentObjects({
       host: opts.host,
       state,
       factory: { endpoint: opts.endpoint, secret: opts.factorySecret, bootstrapServerUri: opts.bootstrapServerUri },
-      supportedBindings: 'M',
+      supportedBindings: lwm2m ? 'U' : 'M',
       log,
       ...(opts.firmware ? { firmware: opts.firmware } : {}),
       actions: {
@@ -109,22 +114,25 @@ export class Agent extends EventEmitter<AgentEvents> {
       },
     });
     const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n), log });
-    binding = new MqttBinding({
-      endpoint: opts.endpoint,
-      objects,
-      observations,
-      keepaliveSeconds: opts.keepaliveSeconds,
-      reconnect: opts.reconnect,
-      log,
-      events: {
-        bootstrapped: () => this.emit('bootstrapped'),
-        registered: () => {
-          void objects.firmware?.registered().catch((err: unknown) => log.error({ err }, 'firmware health check failed'));
-          this.emit('registered');
-        },
-        disconnected: (reason) => this.emit('disconnected', reason),
+    const events: BindingEvents = {
+      bootstrapped: () => this.emit('bootstrapped'),
+      registered: () => {
+        void objects.firmware?.registered().catch((err: unknown) => log.error({ err }, 'firmware health check failed'));
+        this.emit('registered');
       },
-    });
+      disconnected: (reason) => this.emit('disconnected', reason),
+    };
+    binding = lwm2m
+      ? new Lwm2mBinding({ endpoint: opts.endpoint, objects, observations, reconnect: opts.reconnect, log, events, ...(opts.lwm2m ?? {}) })
+      : new MqttBinding({
+          endpoint: opts.endpoint,
+          objects,
+          observations,
+          keepaliveSeconds: opts.keepaliveSeconds,
+          reconnect: opts.reconnect,
+          log,
+          events,
+        });
     this.current = { objects, observations, binding };
     objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'info', message: 'agent booted' });
     binding.start();

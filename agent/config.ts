@@ -49,8 +49,8 @@ export const AGENT_CONFIG_SPEC: ConfigSpec<AgentConfig> = {
     if (!c.factorySecret) {
       throw new ConfigError('the agent needs its factory secret: EDGEDM_FACTORY_SECRET, "factorySecret" in the file, or --factory-secret');
     }
-    if (!/^mqtts?:\/\/[^/]+/.test(c.bootstrapServerUri)) {
-      throw new ConfigError(`"bootstrapServerUri" must be an mqtt:// or mqtts:// URI, got "${c.bootstrapServerUri}"`);
+    if (!/^(mqtts?|coap):\/\/[^/]+/.test(c.bootstrapServerUri)) {
+      throw new ConfigError(`"bootstrapServerUri" must be an mqtt://, mqtts:// or coap:// (LwM2M) URI, got "${c.bootstrapServerUri}"`);
     }
     requirePositiveInteger('keepaliveSeconds', c.keepaliveSeconds, 1);
     requirePositiveInteger('reconnect.minDelayMs', c.reconnect.minDelayMs, 1);

@@ -1,0 +1,92 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { CoapPeerAddress } from '../../../common/coap/coap-client.js';
+import { SecurityResource, ServerResource } from '../../../protocol/model/objects/index.js';
+import type { AgentObjects } from '../../objects/index.js';
+
+/** Lifetime when the Server object names none (LwM2M 1.1 Core, Table 6.2.1-1). */
+export const DEFAULT_LIFETIME_S = 86_400;
+/** The CoAP default port (RFC 7252 §6.1). */
+const COAP_PORT = 5683;
+
+/** Where an LwM2M server listens, from its Security object URI (`coap://host:port`). */
+export interface CoapServerAddress {
+  uri: string;
+  host: string;
+  port: number;
+}
+
+/** A DM server account as the LwM2M binding uses it: Security instance + the Server instance of the same Short Server ID. */
+export interface Lwm2mServerAccount extends CoapServerAddress {
+  shortServerId: number | undefined;
+  /** Registration lifetime, seconds (/1/x/1). */
+  lifetime: number;
+  /** Binding letters (/1/x/7); a `Q` asks for queue mode (the LwM2M 1.0 way). */
+  binding: string;
+  /** Notification Storing When Disabled or Offline (/1/x/6): keep notifications while asleep. */
+  notificationStoring: boolean;
+}
+
+/**
+ * `coap://host[:port]` → host and port. Plain CoAP only: the binding has no DTLS yet, so a
+ * `coaps://` account (PSK, RPK, certificates) is not one it can use.
+ */
+export function parseCoapUri(uri: string): CoapServerAddress | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'coap:' || url.hostname === '') return undefined;
+  const port = url.port === '' ? COAP_PORT : Number(url.port);
+  return { uri, host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/**
+ * The first DM server account the binding can register with: a Security instance that is not
+ * the bootstrap account, with a `coap://` URI, and a Server instance of its Short Server ID
+ * (LwM2M 1.1 Core §E.1: the two are linked by that id). NoSec (mode 3) needs no identity or
+ * key, which is why this does not use SecurityObject.dmServerAccount() (it wants both).
+ */
+export function lwm2mServerAccount(objects: AgentObjects): Lwm2mServerAccount | undefined {
+  for (const security of objects.security.instancesOf()) {
+    if (security.get(SecurityResource.BOOTSTRAP_SERVER) === true) continue;
+    const uri = security.get<string>(SecurityResource.LWM2M_SERVER_URI);
+    const address = typeof uri === 'string' ? parseCoapUri(uri) : undefined;
+    if (!address) continue;
+    const ssid = security.get(SecurityResource.SHORT_SERVER_ID);
+    const shortServerId = typeof ssid === 'number' ? ssid : undefined;
+    const server = objects.servers().find((s) => shortServerId === undefined || s.get(ServerResource.SHORT_SERVER_ID) === shortServerId);
+    if (!server) continue;
+    const lifetime = server.get(ServerResource.LIFETIME);
+    const binding = server.get(ServerResource.BINDING);
+    const storing = server.get(ServerResource.NOTIFICATION_STORING_WHEN_DISABLED_OR_OFFLINE);
+    return {
+      ...address,
+      shortServerId,
+      lifetime: typeof lifetime === 'number' && lifetime > 0 ? lifetime : DEFAULT_LIFETIME_S,
+      binding: typeof binding === 'string' ? binding : 'U',
+      notificationStoring: storing !== false,
+    };
+  }
+  return undefined;
+}
+
+/** The bootstrap server of the factory account, when its URI is one this binding speaks. */
+export function bootstrapServerAddress(objects: AgentObjects): CoapServerAddress | undefined {
+  return parseCoapUri(objects.security.bootstrapAccount().serverUri);
+}
+
+/** The UDP peer of a server address (a host name is looked up in the socket's family). */
+export async function resolvePeer(address: CoapServerAddress, family: 4 | 6): Promise<CoapPeerAddress> {
+  if (isIP(address.host)) return { address: address.host, port: address.port };
+  const found = await lookup(address.host, { family });
+  return { address: found.address, port: address.port };
+}
+
+/** Whether a request came from this peer (IPv4-mapped IPv6 addresses compare as IPv4). */
+export function samePeer(a: CoapPeerAddress, b: CoapPeerAddress): boolean {
+  const plain = (s: string) => s.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  return a.port === b.port && plain(a.address) === plain(b.address);
+}

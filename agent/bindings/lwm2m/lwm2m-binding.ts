@@ -1,0 +1,468 @@
+import type { ObserveWriteStream, OutgoingMessage } from 'coap';
+import { backoffDelay, sleep } from '../../../common/backoff.js';
+import { CoapTimeoutError, type CoapPeerAddress, type CoapRequestSpec, type CoapResponse, type CoapTransmission } from '../../../common/coap/coap-client.js';
+import { CoapNode } from '../../../common/coap/coap-node.js';
+import type { CoapRequest } from '../../../common/coap/coap-router.js';
+import type { Logger } from '../../../common/logger.js';
+import { formatLinks } from '../../../protocol/lwm2m/index.js';
+import { isSuccess, ResultCode, type Operation } from '../../../protocol/model/index.js';
+import { ServerResource } from '../../../protocol/model/objects/index.js';
+import type { AgentObjects } from '../../objects/index.js';
+import type { Notification, ObservationManager } from '../../observation/observation-manager.js';
+import type { AgentBinding, BindingEvents } from '../binding.js';
+import { bootstrapServerAddress, lwm2mServerAccount, resolvePeer, samePeer, type Lwm2mServerAccount } from './accounts.js';
+import { bootstrapReply } from './bootstrap-interface.js';
+import { dropRequest, errorReply, isObserveStream, requestView, sendReply, type Reply } from './coap-reply.js';
+import { operationOf, resultReply } from './dm-mapping.js';
+import { ObserveStreams } from './observe-streams.js';
+import { bootstrapRequest, deregisterRequest, LWM2M_VERSION, registerRequest, updateRequest } from './registration-requests.js';
+
+export interface Lwm2mBindingOptions {
+  endpoint: string;
+  objects: AgentObjects;
+  observations: ObservationManager;
+  reconnect: { minDelayMs: number; maxDelayMs: number };
+  events: BindingEvents;
+  log: Logger;
+  /** A CoAP node to run on; its owner closes it. Without one the binding binds its own at `listen` and closes it on stop. */
+  node?: CoapNode;
+  /** Where to bind the binding's own node (default 0.0.0.0, a free port: a device's ephemeral source port). */
+  listen?: { host: string; port: number };
+  /** CoAP retransmission of the binding's own node (tests shorten it). */
+  transmission?: CoapTransmission;
+  /** Register in queue mode (the `Q` parameter); default: whether the Server object's binding (/1/x/7) has a `Q`. */
+  queueMode?: boolean;
+  /** Queue mode: how long the client listens after it last sent something (default CoAP MAX_TRANSMIT_WAIT, 93 s). */
+  queueAwakeMs?: number;
+  /** Longest time between Updates (default: from the lifetime only; in queue mode this is how often the device wakes). */
+  updateIntervalMs?: number;
+  /** Deadline of one Register, Update, De-register or Bootstrap-Request exchange, retransmissions included (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Bootstrap fails when the bootstrap server is silent this long before its Bootstrap-Finish (default 60 s). */
+  bootstrapTimeoutMs?: number;
+  /** Updates retried after a timeout before the client registers again (default 2). */
+  updateRetries?: number;
+  /** `pct=` of the Bootstrap-Request: the format the client prefers for Bootstrap-Write (LwM2M 1.1). */
+  preferredContentFormat?: number;
+  /** Notifications kept while asleep (default 100; older ones are dropped). */
+  maxStoredNotifications?: number;
+}
+
+/** LwM2M 1.1 Core §6.5: a queue-mode client listens at least MAX_TRANSMIT_WAIT after it sent something. */
+const DEFAULT_QUEUE_AWAKE_MS = 93_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+const DEREGISTER_TIMEOUT_MS = 5_000;
+const LOG_CLASS_SYSTEM = 1;
+
+/** The DM server answered Register with a 4.xx: retrying the same account is pointless. */
+class RegistrationRefusedError extends Error {
+  constructor(readonly code: string, diagnostic: string) {
+    super(`registration refused: ${code}${diagnostic ? ` ${diagnostic}` : ''}`);
+    this.name = 'RegistrationRefusedError';
+  }
+}
+
+/** What the client registered with, as the server knows it now. */
+interface Registration {
+  peer: CoapPeerAddress;
+  /** Location-Path of the Register answer: where Updates and the De-register go. */
+  location: string[];
+  lifetime: number;
+  /** The object list as last sent (link format), to send it again only when it changed. */
+  links: string;
+  queueMode: boolean;
+  notificationStoring: boolean;
+}
+
+/** Between a Bootstrap-Request and the Bootstrap-Finish: whose requests are served as bootstrap. */
+interface BootstrapSession {
+  peer: CoapPeerAddress;
+  /** The bootstrap server spoke: its silence timer starts again. */
+  touch(): void;
+  finish(): void;
+}
+
+/**
+ * The agent's LwM2M 1.1 client over CoAP/UDP (NoSec): bootstrap against the factory bootstrap
+ * server when the Security object holds no DM server account, register, keep the registration
+ * alive with Updates, serve the DM server's requests from the object tree, and carry
+ * notifications on the streams of the GETs that asked for them. One loop owns the life cycle;
+ * one CoapNode (one UDP socket) carries both what the client sends and what it serves.
+ */
+export class Lwm2mBinding implements AgentBinding {
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private node: CoapNode | undefined;
+  private closed = false;
+  private isRegistered = false;
+  private registration: Registration | undefined;
+  /** The DM server being registered with: its requests are served from the moment Register goes out. */
+  private dmPeer: CoapPeerAddress | undefined;
+  private bootstrapping: BootstrapSession | undefined;
+  private awakeUntil = 0;
+  private updateRequested = false;
+  private wakeForUpdate: (() => void) | undefined;
+  private readonly streams: ObserveStreams;
+  private readonly requestTimeoutMs: number;
+
+  constructor(private readonly opts: Lwm2mBindingOptions) {
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.streams = new ObserveStreams({
+      observations: opts.observations,
+      log: opts.log,
+      sent: () => this.spoke(),
+      maxStored: opts.maxStoredNotifications ?? 100,
+    });
+  }
+
+  get registered(): boolean {
+    return this.isRegistered;
+  }
+
+  /** Queue mode: whether the client is asleep now (requests are not answered, notifications wait). */
+  get asleep(): boolean {
+    return this.isRegistered && this.registration?.queueMode === true && Date.now() >= this.awakeUntil;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(graceful: boolean): Promise<void> {
+    const registration = this.isRegistered ? this.registration : undefined;
+    this.closed = true;
+    this.stopping.abort();
+    await this.loop;
+    const node = this.node;
+    if (graceful && registration && node) {
+      await node.client
+        .request(registration.peer, deregisterRequest(registration.location), { timeoutMs: Math.min(this.requestTimeoutMs, DEREGISTER_TIMEOUT_MS) })
+        .then((r) => this.opts.log.info({ code: r.code }, 'de-registered'))
+        .catch((err: unknown) => this.opts.log.info({ err: String(err) }, 'de-register not confirmed'));
+    }
+    this.streams.closeAll();
+    // A power cut is just this: the socket goes, the server hears nothing.
+    if (node && !this.opts.node) await node.close();
+  }
+
+  registrationUpdate(): void {
+    if (!this.isRegistered) return;
+    this.updateRequested = true;
+    this.wakeForUpdate?.();
+  }
+
+  notify(notification: Notification): void {
+    if (!this.isRegistered || !this.streams.has(notification)) return;
+    if (!this.asleep) return this.streams.send(notification);
+    if (this.registration?.notificationStoring) this.streams.store(notification);
+  }
+
+  // ---- life cycle -------------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    const { log, objects } = this.opts;
+    const signal = this.stopping.signal;
+    let attempt = 0;
+    let bootstrapNext = false;
+    while (!signal.aborted) {
+      try {
+        const node = (this.node ??= await this.openNode());
+        const account = bootstrapNext ? undefined : lwm2mServerAccount(objects);
+        if (!account) {
+          await this.bootstrap(node);
+          bootstrapNext = false;
+          continue;
+        }
+        const outcome = await this.session(node, account, () => (attempt = 0));
+        if (outcome === 'register again') continue;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof RegistrationRefusedError && this.bootstrapOnFailure()) {
+          // LwM2M 1.1 Core §6.2.1.1, Bootstrap on Registration Failure (/1/x/16, true by default).
+          log.warn({ code: err.code }, 'registration refused; returning to bootstrap');
+          objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'warning', message: 'LwM2M registration refused' });
+          bootstrapNext = true;
+        } else {
+          log.info({ err: err instanceof Error ? err.message : String(err), attempt }, 'LwM2M attempt failed');
+        }
+      }
+      if (signal.aborted) break;
+      await sleep(backoffDelay(attempt++, this.opts.reconnect.minDelayMs, this.opts.reconnect.maxDelayMs), signal);
+    }
+  }
+
+  private async openNode(): Promise<CoapNode> {
+    if (this.opts.node) {
+      this.opts.node.fallback((req, res) => this.dispatch(req, res));
+      return this.opts.node;
+    }
+    const listen = this.opts.listen ?? { host: '0.0.0.0', port: 0 };
+    const node = await CoapNode.bind({ ...listen, log: this.opts.log, ...(this.opts.transmission ? { transmission: this.opts.transmission } : {}) });
+    node.fallback((req, res) => this.dispatch(req, res));
+    return node;
+  }
+
+  /** Client-Initiated Bootstrap (1.1 Core §5.2.3): ask, serve the bootstrap server, until its Bootstrap-Finish. */
+  private async bootstrap(node: CoapNode): Promise<void> {
+    const { endpoint, log, objects } = this.opts;
+    const address = bootstrapServerAddress(objects);
+    if (!address) throw new Error(`the bootstrap server URI "${objects.security.bootstrapAccount().serverUri}" is not a coap:// URI`);
+    const peer = await resolvePeer(address, familyOf(node));
+    this.streams.closeAll();
+    log.info({ server: address.uri }, 'client-initiated bootstrap');
+    const signal = this.stopping.signal;
+    const timeoutMs = this.opts.bootstrapTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const finished = new Promise<void>((resolve, reject) => {
+      const silent = () => reject(new Error(`the bootstrap server was silent for ${timeoutMs} ms before Bootstrap-Finish`));
+      this.bootstrapping = {
+        peer,
+        touch: () => {
+          clearTimeout(timer);
+          timer = setTimeout(silent, timeoutMs);
+        },
+        finish: resolve,
+      };
+      onAbort = () => reject(new Error('stopped'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    finished.catch(() => {}); // observed below; a rejection while the request is in flight is not unhandled
+    try {
+      this.bootstrapping!.touch();
+      const response = await this.request(node, peer, bootstrapRequest(endpoint, this.opts.preferredContentFormat));
+      if (response.code !== ResultCode.CHANGED) throw new Error(`Bootstrap-Request answered ${response.code}${diagnosticOf(response)}`);
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      this.bootstrapping = undefined;
+    }
+    objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'info', message: 'bootstrap finished' });
+    log.info('bootstrap finished');
+    this.opts.events.bootstrapped();
+  }
+
+  /** One registration; resolves when the client must register again (or stops). */
+  private async session(node: CoapNode, account: Lwm2mServerAccount, registered: () => void): Promise<'register again' | 'stopped'> {
+    const { endpoint, log, objects } = this.opts;
+    const peer = await resolvePeer(account, familyOf(node));
+    const queueMode = this.opts.queueMode ?? account.binding.includes('Q');
+    const links = objects.tree.objectLinks();
+    // A new registration starts without observations: the server forgets those of the old one.
+    this.streams.closeAll();
+    this.dmPeer = peer;
+    let reason = 'registration ended';
+    try {
+      const response = await this.request(node, peer, registerRequest({ endpoint, lifetime: account.lifetime, queueMode, objectLinks: links }));
+      if (response.code !== ResultCode.CREATED) {
+        if (response.code.startsWith('4.')) throw new RegistrationRefusedError(response.code, diagnosticOf(response));
+        throw new Error(`Register answered ${response.code}${diagnosticOf(response)}`);
+      }
+      const location = response.locationPath;
+      if (location.length === 0) throw new Error('Register answered without a Location-Path');
+      const registration: Registration = {
+        peer,
+        location,
+        lifetime: account.lifetime,
+        links: formatLinks(links),
+        queueMode,
+        notificationStoring: account.notificationStoring,
+      };
+      this.registration = registration;
+      this.isRegistered = true;
+      this.updateRequested = false;
+      this.spoke();
+      registered();
+      log.info({ server: account.uri, location: `/${location.join('/')}`, lifetime: account.lifetime, queueMode }, 'registered');
+      this.opts.events.registered();
+      for (;;) {
+        await this.untilUpdateDue(registration);
+        if (this.stopping.signal.aborted) return 'stopped';
+        if ((await this.update(node, registration)) === 'register again') {
+          reason = 'registration update refused';
+          return 'register again';
+        }
+      }
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      const wasRegistered = this.isRegistered;
+      this.isRegistered = false;
+      this.dmPeer = undefined;
+      this.wakeForUpdate = undefined;
+      if (!this.stopping.signal.aborted) {
+        this.registration = undefined;
+        this.streams.closeAll();
+        if (wasRegistered) this.opts.events.disconnected(reason);
+      }
+    }
+  }
+
+  /**
+   * Registration Update (1.1 Core §6.2.2): with the lifetime and object list when they changed.
+   * An error answer (4.04: the server forgot us) means register again; silence is retried, then
+   * the session fails and the loop registers again after a backoff.
+   */
+  private async update(node: CoapNode, registration: Registration): Promise<'updated' | 'register again'> {
+    const { log, objects } = this.opts;
+    this.updateRequested = false;
+    const account = lwm2mServerAccount(objects);
+    if (!account) {
+      log.info('the DM server account is gone');
+      return 'register again';
+    }
+    const links = objects.tree.objectLinks();
+    const linkText = formatLinks(links);
+    const spec = updateRequest(registration.location, {
+      ...(account.lifetime !== registration.lifetime ? { lifetime: account.lifetime } : {}),
+      ...(linkText !== registration.links ? { objectLinks: links } : {}),
+    });
+    const retries = this.opts.updateRetries ?? 2;
+    let response: CoapResponse;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        response = await this.request(node, registration.peer, spec);
+        break;
+      } catch (err) {
+        if (!(err instanceof CoapTimeoutError) || attempt >= retries || this.stopping.signal.aborted) throw err;
+        log.info({ attempt }, 'registration update unanswered; trying again');
+      }
+    }
+    if (response.code !== ResultCode.CHANGED) {
+      log.info({ code: response.code }, 'registration update refused; registering again');
+      return 'register again';
+    }
+    registration.lifetime = account.lifetime;
+    registration.links = linkText;
+    registration.notificationStoring = account.notificationStoring;
+    this.spoke();
+    log.debug({ lifetime: account.lifetime }, 'registration updated');
+    this.streams.flush();
+    return 'updated';
+  }
+
+  /** Resolves when an Update is due: before the lifetime runs out, on request, or on stop. */
+  private untilUpdateDue(registration: Registration): Promise<void> {
+    const signal = this.stopping.signal;
+    const lifetimeMs = registration.lifetime * 1000;
+    // At 90 % of the lifetime or 10 s before it ends, whichever is earlier; never before half of it.
+    let delay = Math.max(lifetimeMs / 2, Math.min(lifetimeMs * 0.9, lifetimeMs - 10_000));
+    if (this.opts.updateIntervalMs !== undefined) delay = Math.min(delay, this.opts.updateIntervalMs);
+    return new Promise<void>((resolve) => {
+      if (this.updateRequested || signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        if (this.wakeForUpdate === done) this.wakeForUpdate = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(delay, 2 ** 31 - 1));
+      this.wakeForUpdate = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** A request of the client's own; in queue mode the client listens from the moment it sends. */
+  private request(node: CoapNode, peer: CoapPeerAddress, spec: CoapRequestSpec): Promise<CoapResponse> {
+    this.spoke();
+    return node.client.request(peer, spec, { timeoutMs: this.requestTimeoutMs, signal: this.stopping.signal });
+  }
+
+  /** The client sent something: in queue mode it listens for a while now. */
+  private spoke(): void {
+    this.awakeUntil = Date.now() + (this.opts.queueAwakeMs ?? DEFAULT_QUEUE_AWAKE_MS);
+  }
+
+  private bootstrapOnFailure(): boolean {
+    const server = this.opts.objects.servers()[0];
+    return server?.get(ServerResource.BOOTSTRAP_ON_REGISTRATION_FAILURE) !== false;
+  }
+
+  // ---- requests from the servers ----------------------------------------------------------
+
+  /**
+   * Every request to the client's socket that is not an answer: the bootstrap server's while
+   * bootstrapping, the DM server's while registered (or registering). Anything else is 4.01.
+   * Stopped, or asleep in queue mode, the client does not answer at all.
+   */
+  private dispatch(req: CoapRequest, res: OutgoingMessage | ObserveWriteStream): void | Promise<void> {
+    if (this.closed) return dropRequest(res);
+    const bootstrap = this.bootstrapping;
+    if (bootstrap && samePeer(bootstrap.peer, req.peer)) {
+      bootstrap.touch();
+      return this.answer(req, res, () => bootstrapReply(requestView(req), this.opts.objects, () => this.finishBootstrap(), LWM2M_VERSION));
+    }
+    if (this.asleep) {
+      this.opts.log.debug({ method: req.method, path: req.path.join('/') }, 'asleep: request not answered');
+      return dropRequest(res);
+    }
+    if (this.dmPeer && samePeer(this.dmPeer, req.peer)) return this.serveDm(req, res);
+    sendReply(res, errorReply(ResultCode.UNAUTHORIZED, 'not a server of this client'));
+  }
+
+  private finishBootstrap(): Reply {
+    const session = this.bootstrapping;
+    if (!lwm2mServerAccount(this.opts.objects)) {
+      // 1.1 Core §5.2.7.7: 4.06 when the configuration is not one the client can use.
+      return errorReply(ResultCode.NOT_ACCEPTABLE, 'no usable DM server account: a coap:// Security instance and a Server instance of its Short Server ID');
+    }
+    // After the answer goes out.
+    setImmediate(() => session?.finish());
+    return { code: ResultCode.CHANGED };
+  }
+
+  /** Device Management & Information Reporting (1.1 Core §6.3, §6.4), as the DM server. */
+  private serveDm(req: CoapRequest, res: OutgoingMessage | ObserveWriteStream): Promise<void> {
+    return this.answer(req, res, async () => {
+      const mapped = operationOf(requestView(req), { nextInstanceId: (id) => this.opts.objects.tree.object(id)?.nextInstanceId() });
+      if ('reply' in mapped) return mapped.reply;
+      return this.perform(mapped.operation, mapped.accept, res);
+    });
+  }
+
+  private async perform(op: Operation, accept: number | undefined, res: OutgoingMessage | ObserveWriteStream): Promise<Reply | undefined> {
+    const { tree } = this.opts.objects;
+    switch (op.kind) {
+      case 'observe':
+        if (isObserveStream(res)) return this.streams.observe(res, op.path, accept);
+        return resultReply({ kind: 'read', path: op.path }, await tree.handle({ kind: 'read', path: op.path }, 'server'), accept);
+      case 'cancel-observe': {
+        // RFC 7641 §3.6: a GET with Observe 1 ends the observation and is answered as a GET.
+        this.streams.cancel(op.path);
+        const read: Operation = { kind: 'read', path: op.path };
+        return resultReply(read, await tree.handle(read, 'server'), accept);
+      }
+      default: {
+        const result = await tree.handle(op, 'server');
+        // The object list changed: the server hears of it with an Update (1.1 Core §6.2.2).
+        if ((op.kind === 'create' || op.kind === 'delete') && isSuccess(result.code)) setImmediate(() => this.registrationUpdate());
+        return resultReply(op, result, accept);
+      }
+    }
+  }
+
+  /** Sends what `produce` answers (undefined: it answered on an observe stream itself); an exception is 5.00. */
+  private async answer(req: CoapRequest, res: OutgoingMessage | ObserveWriteStream, produce: () => Promise<Reply | undefined>): Promise<void> {
+    let reply: Reply | undefined;
+    try {
+      reply = await produce();
+    } catch (err) {
+      this.opts.log.error({ err }, 'LwM2M request failed');
+      reply = errorReply(ResultCode.INTERNAL_SERVER_ERROR, 'internal error');
+    }
+    if (this.closed) return dropRequest(res);
+    if (reply) sendReply(res, reply, req.option('Block2'));
+    this.spoke();
+  }
+}
+
+function familyOf(node: CoapNode): 4 | 6 {
+  return /^coap:\/\/\[/.test(node.url) ? 6 : 4;
+}
+
+function diagnosticOf(response: CoapResponse): string {
+  const text = response.payload.subarray(0, 200).toString('utf8');
+  return /^[\x20-\x7e]+$/.test(text) ? ` (${text})` : '';
+}
