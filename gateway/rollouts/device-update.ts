@@ -19,6 +19,8 @@ export interface DeviceUpdateContext {
   newTransfer(): { uri: string; transferId: string };
   /** Starts pushing a transfer's package, or lets a running push go on (it resumes where the device stopped). */
   push(transferId: string): void;
+  /** Whether a push to this device is under way. */
+  pushing(): boolean;
   maxAttempts: number;
   now: number;
   retryDelayMs: number;
@@ -97,6 +99,9 @@ export async function stepDevice(row: RolloutDevice, ctx: DeviceUpdateContext): 
         return { state: 'updating', ...later(ctx.retryDelayMs) };
       }
       if (view.state === FirmwareState.UPDATING) return { state: 'updating', ...later(ctx.retryDelayMs) };
+      // Idle while the push is under way: block 0 has not landed yet, and the Update Result is
+      // still the previous attempt's. The push's end (or a refusal) brings the next look.
+      if (ctx.delivery === 'push' && view.state === FirmwareState.IDLE && ctx.pushing()) return later(ctx.retryDelayMs);
       return failure(row, view.result, ctx);
     }
     case 'updating': {

@@ -284,6 +284,7 @@ export class RolloutEngine {
         return { uri: `${base}/fw/${t.id}/${firmware.name}-${firmware.version}.bin`, transferId: t.id };
       },
       push: (transferId) => this.push(rollout, firmware, d.endpoint, transferId),
+      pushing: () => this.pushes.has(`${rollout.id}/${d.endpoint}`),
       maxAttempts: rollout.policy.maxAttempts,
       now,
       retryDelayMs: this.opts.pollIntervalMs,
