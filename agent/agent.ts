@@ -22,6 +22,8 @@ export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel'> & {
 const LOG_CLASS_SYSTEM = 1;
 
 export interface AgentEvents {
+  /** The object tree was (re)built from on-disk state: at start, after a reboot or a power-on. */
+  booted: [];
   registered: [];
   bootstrapped: [];
   disconnected: [reason: string];
@@ -131,10 +133,12 @@ export class Agent extends EventEmitter<AgentEvents> {
           keepaliveSeconds: opts.keepaliveSeconds,
           reconnect: opts.reconnect,
           log,
+          ...(opts.host.radio ? { radio: opts.host.radio } : {}),
           events,
         });
     this.current = { objects, observations, binding };
     objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'info', message: 'agent booted' });
+    this.emit('booted');
     binding.start();
     objects.firmware?.resume();
   }

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { Agent, type AgentOptions } from '../agent/agent.js';
+import { defaultPackageSources } from '../agent/firmware/sources.js';
+import { SimulatedDevice } from './device.js';
 import { faultsFor, type FaultProfile } from './faults.js';
 import type { Logger } from '../common/logger.js';
 import { SimulatedHost } from './hardware/simulated-host.js';
@@ -19,57 +21,72 @@ export interface FleetOptions {
   faults?: FaultProfile;
   /** Simulated flash write speed of every device, in bytes per second; unlimited when absent. */
   flashWriteBytesPerSecond?: number;
+  /** Download speed of every device's radio for firmware images, bytes per second (slow-link devices are slower still). */
+  downloadBytesPerSecond?: number;
+  /** How long the self test of a trial boot takes on every device. */
+  selfTestMs?: number;
+  /** How long a power-loss fault keeps a device off (default 1 s). */
+  powerOffMs?: number;
+  /** How long a drop-link fault keeps the link down (default 1 s). */
+  linkDownMs?: number;
   /** Firmware update timing of the agents. */
   firmware?: AgentOptions['firmware'];
   log: Logger;
 }
 
 /**
- * Many simulated devices in one process: each is the real agent on simulated hardware, with
- * its own state directory on disk.
+ * Many simulated devices in one process: each is the real agent on simulated hardware (A/B
+ * flash in files, a radio its connections and downloads go through), with its own state
+ * directory on disk and the faults its place in the fleet gives it (simulators/faults.ts).
  */
 export class SimulatedFleet {
+  readonly agents: Agent[];
+  readonly hosts: SimulatedHost[];
+
   private constructor(
-    readonly agents: Agent[],
-    readonly hosts: SimulatedHost[],
+    readonly devices: SimulatedDevice[],
     private readonly started: Promise<void>,
-  ) {}
+  ) {
+    this.agents = devices.map((d) => d.agent);
+    this.hosts = devices.map((d) => d.host);
+  }
 
   static start(opts: FleetOptions): SimulatedFleet {
-    const agents: Agent[] = [];
-    const hosts: SimulatedHost[] = [];
-    opts.identities.forEach((identity, index) => {
-      const faults = faultsFor(opts.faults ?? {}, index);
+    const devices = opts.identities.map((identity, index) => {
+      const faults = faultsFor(opts.faults ?? [], index);
       const stateDir = join(opts.stateDir, identity.endpoint);
+      const downloadSpeed = Math.min(opts.downloadBytesPerSecond ?? Infinity, faults.slowLinkBytesPerSecond ?? Infinity);
       const host = new SimulatedHost({
         flashDir: join(stateDir, 'flash'),
         // A failing image fails every trial boot; the factory image keeps running.
         ...(faults.healthFail ? { failingSelfTest: () => true } : {}),
         defersUpdates: faults.defer,
         ...(opts.flashWriteBytesPerSecond !== undefined ? { flashWriteBytesPerSecond: opts.flashWriteBytesPerSecond } : {}),
+        ...(Number.isFinite(downloadSpeed) ? { downloadBytesPerSecond: downloadSpeed } : {}),
+        ...(opts.selfTestMs !== undefined ? { selfTestMs: opts.selfTestMs } : {}),
         serialNumber: identity.serialNumber,
         model: identity.model,
         manufacturer: 'edgedm simulated devices',
         firmwareVersion: opts.firmwareVersion ?? '1.0.0',
         seed: index + 1,
       });
-      hosts.push(host);
-      agents.push(
-        new Agent({
-          endpoint: identity.endpoint,
-          factorySecret: identity.secret,
-          bootstrapServerUri: opts.bootstrapServerUri,
-          stateDir: join(stateDir, 'agent'),
-          keepaliveSeconds: opts.keepaliveSeconds ?? 30,
-          reconnect: opts.reconnect ?? { minDelayMs: 500, maxDelayMs: 30_000 },
-          host,
-          log: opts.log.child({ endpoint: identity.endpoint }),
-          ...(opts.firmware ? { firmware: opts.firmware } : {}),
-        }),
-      );
+      const log = opts.log.child({ endpoint: identity.endpoint });
+      const agent = new Agent({
+        endpoint: identity.endpoint,
+        factorySecret: identity.secret,
+        bootstrapServerUri: opts.bootstrapServerUri,
+        stateDir: join(stateDir, 'agent'),
+        keepaliveSeconds: opts.keepaliveSeconds ?? 30,
+        reconnect: opts.reconnect ?? { minDelayMs: 500, maxDelayMs: 30_000 },
+        host,
+        log,
+        // Firmware downloads go over the device's radio, like its MQTT connection.
+        firmware: { ...opts.firmware, sources: host.radio.packageSources(opts.firmware?.sources ?? defaultPackageSources) },
+      });
+      return new SimulatedDevice(agent, host, faults, { powerOffMs: opts.powerOffMs ?? 1000, linkDownMs: opts.linkDownMs ?? 1000 }, log);
     });
-    const started = rampUp(agents, opts.rampPerSecond ?? 200);
-    return new SimulatedFleet(agents, hosts, started);
+    const started = rampUp(devices, opts.rampPerSecond ?? 200);
+    return new SimulatedFleet(devices, started);
   }
 
   get registeredCount(): number {
@@ -85,17 +102,20 @@ export class SimulatedFleet {
     return this.agents.find((a) => a.endpoint === endpoint);
   }
 
+  device(endpoint: string): SimulatedDevice | undefined {
+    return this.devices.find((d) => d.endpoint === endpoint);
+  }
+
   async stop(): Promise<void> {
     await this.started;
-    await Promise.all(this.agents.map((a) => a.stop()));
-    for (const host of this.hosts) host.close();
+    await Promise.all(this.devices.map((d) => d.stop()));
   }
 }
 
-async function rampUp(agents: Agent[], perSecond: number): Promise<void> {
+async function rampUp(devices: SimulatedDevice[], perSecond: number): Promise<void> {
   const batch = Math.max(1, Math.ceil(perSecond / 10));
-  for (let i = 0; i < agents.length; i += batch) {
-    for (const agent of agents.slice(i, i + batch)) agent.start();
-    if (i + batch < agents.length) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < devices.length; i += batch) {
+    for (const device of devices.slice(i, i + batch)) device.start();
+    if (i + batch < devices.length) await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

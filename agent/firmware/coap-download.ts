@@ -139,6 +139,7 @@ export function createCoapSource(options: CoapSourceOptions = {}): PackageSource
         await out.write(reply.payload);
         offset += reply.payload.length;
         fetched += reply.payload.length;
+        await opts.pace?.(reply.payload.length);
         if (!block.more) break;
       }
       await out.sync();

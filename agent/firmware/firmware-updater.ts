@@ -168,6 +168,12 @@ export class FirmwareUpdater {
         void this.failTrial('trial boot without a matching update record');
         return;
       }
+      if (update?.phase === 'trial' && running.version === update.toVersion && running.version !== update.fromVersion) {
+        // The power failed between the bootloader's confirmation and this record: the new image is the confirmed one.
+        this.opts.log.info({ version: running.version, from: update.fromVersion }, 'firmware update confirmed before the power failed');
+        this.finishUpdate(UpdateResult.SUCCESS, this.record.manifest);
+        return;
+      }
       // Rolled back, never switched, or the power failed mid-write: the old image runs.
       this.opts.log.warn({ running: running.version, wanted: update?.toVersion, phase: update?.phase }, 'firmware update did not take; running the previous image');
       this.finishUpdate(UpdateResult.UPDATE_FAILED);

@@ -49,8 +49,14 @@ export async function downloadWithResume(url: string, file: string, opts: FetchO
   const out = await open(file, append ? 'a' : 'w', 0o600);
   try {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      await out.write(chunk);
-      fetched += chunk.length;
+      // A paced (slow) link lands its bytes piece by piece, as they would arrive over it.
+      const piece = opts.pace && opts.pacePieceBytes ? opts.pacePieceBytes : chunk.length;
+      for (let i = 0; i < chunk.length; i += piece) {
+        const part = chunk.subarray(i, i + piece);
+        await out.write(part);
+        fetched += part.length;
+        await opts.pace?.(part.length);
+      }
     }
     await out.sync();
   } finally {

@@ -25,6 +25,13 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Refuse (DownloadRefused 413) an image larger than this. */
   maxBytes: number;
+  /**
+   * Called with each piece of the image once it is on disk, before the next is asked for: the
+   * device's radio sets the pace of a slow link here (and may fail the fetch, as a dropped link).
+   */
+  pace?: (bytes: number) => Promise<void>;
+  /** With `pace`: bytes land (and are paced) in pieces of at most this size, as they would arrive over a slow link. */
+  pacePieceBytes?: number;
 }
 
 /**

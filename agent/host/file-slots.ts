@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, writeFileSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { BootOutcome, FirmwareSlots, RunningFirmware, SlotName } from './firmware-slots.js';
@@ -27,6 +27,10 @@ export interface FileSlotsOptions {
   acceptUpdate?: () => 'accept' | 'defer';
   /** Flash write speed in bytes per second (simulated slow flash); unlimited when absent. */
   writeBytesPerSecond?: number;
+  /** How long the self test of a trial boot takes (simulated hardware checks). */
+  selfTestMs?: number;
+  /** Told how far a slot write has got, piece by piece (simulated hardware watches it to cut the power mid-write). */
+  onWriteProgress?: (written: number, total: number) => void;
 }
 
 /**
@@ -37,6 +41,9 @@ export interface FileSlotsOptions {
 export class FileSlots implements FirmwareSlots {
   private record: BootRecord;
   private booted: RunningFirmware;
+  /** Set by a power cut: nothing more reaches the files. */
+  private dead = false;
+  private readonly writing = new AbortController();
 
   constructor(private readonly opts: FileSlotsOptions) {
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
@@ -84,9 +91,15 @@ export class FileSlots implements FirmwareSlots {
     const out = createWriteStream(path, { mode: 0o600 });
     const input = createReadStream(imageFile);
     input.on('data', (chunk) => hash.update(chunk));
-    const rate = this.opts.writeBytesPerSecond;
-    if (rate !== undefined && rate > 0) await pipeline(input, throttled(rate), out);
-    else await pipeline(input, out);
+    const total = statSync(imageFile).size;
+    try {
+      await pipeline(input, pieces(this.opts.writeBytesPerSecond, total, this.opts.onWriteProgress), out, { signal: this.writing.signal });
+    } catch (err) {
+      // The power failed mid-write: nothing runs on after it (the next power-on is a new instance).
+      if (this.dead) await new Promise<never>(() => {});
+      throw err;
+    }
+    if (this.dead) await new Promise<never>(() => {});
     fsyncFile(path);
     const written = hash.digest('hex');
     if (written !== sha256) throw new Error(`slot ${target} verification failed after write`);
@@ -116,7 +129,18 @@ export class FileSlots implements FirmwareSlots {
   }
 
   async selfTest(): Promise<boolean> {
+    if (this.opts.selfTestMs) await new Promise((resolve) => setTimeout(resolve, this.opts.selfTestMs));
     return !(this.opts.failingSelfTest?.(this.booted.version) ?? false);
+  }
+
+  /**
+   * Simulated power loss: a slot write under way stops where it is (its promise never settles,
+   * as no code runs on a device without power) and nothing more reaches the files. The
+   * instance is dead; the next power-on is a new one, whose bootloader reads what is on disk.
+   */
+  powerCut(): void {
+    this.dead = true;
+    this.writing.abort();
   }
 
   acceptUpdate(): 'accept' | 'defer' {
@@ -145,6 +169,7 @@ export class FileSlots implements FirmwareSlots {
   }
 
   private save(): void {
+    if (this.dead) return;
     const file = join(this.opts.dir, BOOT_FILE);
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.record), { mode: 0o600 });
@@ -153,15 +178,22 @@ export class FileSlots implements FirmwareSlots {
   }
 }
 
-/** Passes bytes on at `bytesPerSecond`, in small pieces: a slow flash that a power cut can catch mid-write. */
-function throttled(bytesPerSecond: number) {
-  const piece = Math.max(1, Math.min(4096, Math.floor(bytesPerSecond / 10)));
+/**
+ * Passes bytes on in small pieces, at `bytesPerSecond` when given (a slow flash), reporting
+ * progress after each: a power cut can catch the write half way.
+ */
+function pieces(bytesPerSecond: number | undefined, total: number, progress: ((written: number, total: number) => void) | undefined) {
+  const rate = bytesPerSecond !== undefined && bytesPerSecond > 0 ? bytesPerSecond : undefined;
+  const piece = rate ? Math.max(1, Math.min(4096, Math.floor(rate / 10))) : 16 * 1024;
+  let written = 0;
   return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const chunk of source) {
       for (let i = 0; i < chunk.length; i += piece) {
         const part = chunk.subarray(i, i + piece);
         yield part;
-        await new Promise((resolve) => setTimeout(resolve, (part.length / bytesPerSecond) * 1000));
+        written += part.length;
+        progress?.(written, total);
+        if (rate) await new Promise((resolve) => setTimeout(resolve, (part.length / rate) * 1000));
       }
     }
   };

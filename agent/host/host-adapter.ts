@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { FirmwareSlots } from './firmware-slots.js';
 
 /**
@@ -66,10 +67,21 @@ export const DeviceErrorCode = {
   PERIPHERAL_MALFUNCTION: 8,
 } as const;
 
+/**
+ * The device's own IP link, when the host models one (simulated hardware): the agent opens its
+ * server connections through it, so the link can be cut or slowed as a radio's would be.
+ */
+export interface Radio {
+  /** A TCP stream to host:port; it fails (or is cut) while the link is down. */
+  connect(host: string, port: number): Duplex;
+}
+
 export interface HostAdapter {
   readonly kind: 'linux' | 'simulated';
   /** A/B firmware slots, when the device can update its firmware (Object 5). */
   readonly firmware?: FirmwareSlots;
+  /** The device's radio; absent: connections use the operating system's network stack. */
+  readonly radio?: Radio;
   identity(): DeviceIdentity;
   memory(): MemoryState;
   power(): PowerState;

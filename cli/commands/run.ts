@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { FAULTS, parseFaultProfile } from '../../simulators/faults.js';
+import { describeFaults, FAULTS, faultHelp, FaultProfileError, parseFaultProfile, type FaultProfile } from '../../simulators/faults.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -161,11 +161,17 @@ export function registerRunCommands(program: Command): void {
     .option('--keepalive <s>', 'MQTT keepalive in seconds', int('keepalive'), 30)
     .option('--ramp <n>', 'devices started per second', int('ramp'), 200)
     .option('--write-csv <file>', 'write the fleet\'s factory identities to this CSV file')
-    .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')})`)
+    .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,power-loss@updating=5% (${Object.keys(FAULTS).join(', ')}; see below)`)
     .option('--flash-write-kbps <n>', 'simulated flash write speed in KiB/s (default: unlimited)', int('flash-write-kbps'))
+    .option('--download-kbps <n>', 'radio link speed of firmware downloads in KiB/s (default: unlimited; slow-link devices are slower)', int('download-kbps'))
+    .option('--self-test-ms <ms>', 'how long the self test of a trial boot takes', int('self-test-ms'))
+    .option('--power-off-ms <ms>', 'how long a power-loss fault keeps a device off', int('power-off-ms'), 1000)
+    .option('--link-down-ms <ms>', 'how long a drop-link fault keeps the link down', int('link-down-ms'), 1000)
     .option('--log-level <level>', 'log level', 'warn')
+    .addHelpText('after', `\n${faultHelp()}`)
     .action(async (o: SimFlags, cmd: Command) => {
       const log = createLogger({ level: o.logLevel });
+      const faults = parseFaults(o.faults);
       const stateDir = resolve(o.state);
       const identities = simulatedIdentities({ count: o.count, prefix: o.prefix, fleetSecret: loadFleetSecret(stateDir) });
       const csv = formatFactoryCsv(identities);
@@ -182,16 +188,21 @@ export function registerRunCommands(program: Command): void {
         keepaliveSeconds: o.keepalive,
         rampPerSecond: o.ramp,
         log,
-        ...(o.faults ? { faults: parseFaultProfile(o.faults) } : {}),
+        ...(faults ? { faults } : {}),
         ...(o.flashWriteKbps ? { flashWriteBytesPerSecond: o.flashWriteKbps * 1024 } : {}),
+        ...(o.downloadKbps ? { downloadBytesPerSecond: o.downloadKbps * 1024 } : {}),
+        ...(o.selfTestMs !== undefined ? { selfTestMs: o.selfTestMs } : {}),
+        powerOffMs: o.powerOffMs,
+        linkDownMs: o.linkDownMs,
       });
       process.stdout.write(`simulating ${o.count} device(s) against ${o.server} (state in ${stateDir})\n`);
+      if (faults && faults.length > 0) process.stdout.write(`faults: ${describeFaults(faults, o.count)}\n`);
       onShutdown(log, () => fleet.stop());
     });
 
   addGatewayFlags(program.command('demo').description('gateway plus a simulated fleet in one process, on embedded defaults'))
     .option('-n, --count <n>', 'number of simulated devices', int('count'), 20)
-    .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')})`)
+    .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')}; see edgedm sim --help)`)
     .action(async (flags: GatewayFlags & { count: number; faults?: string }) => {
       const config = loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' });
       const log = createLogger({ level: config.logLevel });
@@ -200,7 +211,8 @@ export function registerRunCommands(program: Command): void {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       const identities = simulatedIdentities({ count: flags.count, prefix: 'sim', fleetSecret: loadFleetSecret(stateDir) });
       gateway.devices.importFactoryIdentities(identities);
-      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: gateway.mqttUrl, stateDir, log, ...(flags.faults ? { faults: parseFaultProfile(flags.faults) } : {}) });
+      const faults = parseFaults(flags.faults);
+      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: gateway.mqttUrl, stateDir, log, ...(faults ? { faults } : {}) });
       const started = Date.now();
       await fleet.whenAllRegistered(60_000).catch(() => undefined);
       const demoFirmware = await ensureDemoFirmware(gateway);
@@ -254,9 +266,24 @@ async function ensureDemoFirmware(gateway: Gateway): Promise<string> {
   return id;
 }
 
+/** A fault profile from the command line; a bad one is a usage error. */
+function parseFaults(text: string | undefined): FaultProfile | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseFaultProfile(text);
+  } catch (err) {
+    if (err instanceof FaultProfileError) throw new CliError(`--faults: ${err.message}`);
+    throw err;
+  }
+}
+
 interface SimFlags {
   faults?: string;
   flashWriteKbps?: number;
+  downloadKbps?: number;
+  selfTestMs?: number;
+  powerOffMs: number;
+  linkDownMs: number;
   count: number;
   prefix: string;
   server: string;

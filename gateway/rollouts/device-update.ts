@@ -99,6 +99,10 @@ export async function stepDevice(row: RolloutDevice, ctx: DeviceUpdateContext): 
         return { state: 'updating', ...later(ctx.retryDelayMs) };
       }
       if (view.state === FirmwareState.UPDATING) return { state: 'updating', ...later(ctx.retryDelayMs) };
+      if (view.state === FirmwareState.IDLE && view.runningVersion === target && view.result === UpdateResult.SUCCESS) {
+        // Updated under an Execute the store never recorded (the gateway died right after sending it).
+        return terminal('succeeded', { updateResult: view.result, reason: null }, ctx.now);
+      }
       // Idle while the push is under way: block 0 has not landed yet, and the Update Result is
       // still the previous attempt's. The push's end (or a refusal) brings the next look.
       if (ctx.delivery === 'push' && view.state === FirmwareState.IDLE && ctx.pushing()) return later(ctx.retryDelayMs);

@@ -11,6 +11,7 @@ import {
   type PowerState,
 } from '../../agent/host/host-adapter.js';
 import { FileSlots } from '../../agent/host/file-slots.js';
+import { SimulatedRadio } from './radio.js';
 
 export interface SimulatedHostOptions {
   serialNumber: string;
@@ -34,7 +35,14 @@ export interface SimulatedHostOptions {
   failingSelfTest?: (version: string) => boolean;
   /** The device's user defers every update (Maximum Defer Period then decides). */
   defersUpdates?: boolean;
+  /** How long the self test of a trial boot takes. */
+  selfTestMs?: number;
+  /** Download speed of the radio link for pulled firmware, bytes per second; unlimited when absent. */
+  downloadBytesPerSecond?: number;
 }
+
+/** Progress of a write into the inactive flash slot. */
+export type FlashWriteListener = (written: number, total: number) => void;
 
 /** A small deterministic PRNG (mulberry32): the same seed gives the same device. */
 function prng(seed: number): () => number {
@@ -55,7 +63,13 @@ function prng(seed: number): () => number {
  */
 export class SimulatedHost implements HostAdapter {
   readonly kind = 'simulated';
-  readonly firmware: FileSlots | undefined;
+  /** The radio every connection and download of the agent goes through. */
+  readonly radio: SimulatedRadio;
+  private flash: FileSlots | undefined;
+  private readonly flashWriteListeners = new Set<FlashWriteListener>();
+  private powered = true;
+  /** Changes at each power cut: a reboot under way when the power failed never finishes. */
+  private powerEpoch = 0;
   private firmwareVersion: string;
   private battery: number;
   private batteryAt: number;
@@ -68,20 +82,14 @@ export class SimulatedHost implements HostAdapter {
   /** Counts reboots, so tests can tell a reboot happened. */
   reboots = 0;
   factoryResets = 0;
+  /** Counts power cuts. */
+  powerCuts = 0;
 
   constructor(private readonly opts: SimulatedHostOptions) {
     const random = prng(opts.seed ?? hash(opts.serialNumber));
     this.firmwareVersion = opts.firmwareVersion ?? '1.0.0';
-    this.firmware = opts.flashDir
-      ? new FileSlots({
-          dir: opts.flashDir,
-          factoryVersion: this.firmwareVersion,
-          ...(opts.flashCapacityBytes !== undefined ? { capacityBytes: opts.flashCapacityBytes } : {}),
-          ...(opts.flashWriteBytesPerSecond !== undefined ? { writeBytesPerSecond: opts.flashWriteBytesPerSecond } : {}),
-          ...(opts.failingSelfTest ? { failingSelfTest: opts.failingSelfTest } : {}),
-          acceptUpdate: () => (opts.defersUpdates ? 'defer' : 'accept'),
-        })
-      : undefined;
+    this.radio = new SimulatedRadio(opts.downloadBytesPerSecond !== undefined ? { downloadBytesPerSecond: opts.downloadBytesPerSecond } : {});
+    this.flash = this.powerOnFlash();
     this.battery = 60 + Math.floor(random() * 40);
     this.batteryAt = this.clock();
     this.signal = -70 - Math.floor(random() * 40);
@@ -121,8 +129,8 @@ export class SimulatedHost implements HostAdapter {
       availableBearers: [NetworkBearer.NB_IOT, NetworkBearer.LTE_FDD],
       signalStrength: this.signal,
       linkQuality: Math.max(0, Math.min(100, Math.round((this.signal + 120) * 2))),
-      ipAddresses: this.linkUp ? [this.address] : [],
-      routerAddresses: this.linkUp ? ['10.0.0.1'] : [],
+      ipAddresses: this.linkUp && this.radio.linkUp ? [this.address] : [],
+      routerAddresses: this.linkUp && this.radio.linkUp ? ['10.0.0.1'] : [],
       cellId: hash(this.opts.serialNumber) % 268435456,
     };
   }
@@ -139,10 +147,50 @@ export class SimulatedHost implements HostAdapter {
     return this.opts.now?.() ?? new Date();
   }
 
+  /** The simulated A/B flash, as the bootloader found it at the last power-on. */
+  get firmware(): FileSlots | undefined {
+    return this.flash;
+  }
+
+  get poweredOn(): boolean {
+    return this.powered;
+  }
+
   async reboot(): Promise<void> {
     this.reboots++;
+    const epoch = this.powerEpoch;
     await new Promise((resolve) => setTimeout(resolve, this.opts.bootDelayMs ?? 200));
-    this.firmware?.boot();
+    // The power failed while the device was restarting: the next power-on is its boot.
+    if (epoch !== this.powerEpoch) return;
+    this.flash?.boot();
+  }
+
+  /**
+   * The power fails: a flash write under way stops where it is, the radio goes dead with its
+   * connections, and nothing more reaches the flash files. The agent must be stopped abruptly
+   * too (Agent.powerOff); `powerOn` then boots from what is on disk.
+   */
+  powerCut(): void {
+    if (!this.powered) return;
+    this.powered = false;
+    this.powerEpoch++;
+    this.powerCuts++;
+    this.flash?.powerCut();
+    this.radio.powerCut();
+  }
+
+  /** Power comes back: the bootloader reads the flash files afresh (a trial slot consumes its attempt). */
+  powerOn(): void {
+    if (this.powered) return;
+    this.powered = true;
+    this.flash = this.powerOnFlash();
+    this.radio.powerOn();
+  }
+
+  /** Listens to writes into the inactive slot; returns an unsubscribe. */
+  onFlashWrite(listener: FlashWriteListener): () => void {
+    this.flashWriteListeners.add(listener);
+    return () => this.flashWriteListeners.delete(listener);
   }
 
   async factoryReset(): Promise<void> {
@@ -151,7 +199,9 @@ export class SimulatedHost implements HostAdapter {
     await new Promise((resolve) => setTimeout(resolve, this.opts.bootDelayMs ?? 200));
   }
 
-  close(): void {}
+  close(): void {
+    this.radio.close();
+  }
 
   // ---- fault injection and scenario control ----------------------------------------------
 
@@ -178,6 +228,23 @@ export class SimulatedHost implements HostAdapter {
 
   raiseHardwareError(code: number): void {
     this.errors.add(code);
+  }
+
+  private powerOnFlash(): FileSlots | undefined {
+    const opts = this.opts;
+    if (!opts.flashDir) return undefined;
+    return new FileSlots({
+      dir: opts.flashDir,
+      factoryVersion: opts.firmwareVersion ?? '1.0.0',
+      ...(opts.flashCapacityBytes !== undefined ? { capacityBytes: opts.flashCapacityBytes } : {}),
+      ...(opts.flashWriteBytesPerSecond !== undefined ? { writeBytesPerSecond: opts.flashWriteBytesPerSecond } : {}),
+      ...(opts.failingSelfTest ? { failingSelfTest: opts.failingSelfTest } : {}),
+      ...(opts.selfTestMs ? { selfTestMs: opts.selfTestMs } : {}),
+      acceptUpdate: () => (opts.defersUpdates ? 'defer' : 'accept'),
+      onWriteProgress: (written, total) => {
+        for (const listener of this.flashWriteListeners) listener(written, total);
+      },
+    });
   }
 
   private batteryLevel(): number {

@@ -141,10 +141,12 @@ describe('rollout lifecycle', () => {
         const paused = await api<RolloutView>(s.gateway, 'POST', `/api/v1/rollouts/${id}/pause`);
         assert.equal(paused.status, 200);
         assert.equal(paused.body.state, 'paused');
+        // A start step already in flight when the pause lands may still record its attempt: let it.
+        await new Promise((r) => setTimeout(r, 1000));
         const startedAtPause = (await rolloutDevices(s.gateway, id)).filter((d) => d.attempts > 0).map((d) => d.endpoint);
         // Those under way run to their outcome; nobody else is started while paused.
         await waitFor('the devices under way at the pause finished', async () => ((await rolloutDevices(s.gateway, id)).some((d) => UNDER_WAY.has(d.state)) ? undefined : true), 60_000, 100);
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, 1500));
         const whilePaused = await rolloutDevices(s.gateway, id);
         assert.deepEqual(whilePaused.filter((d) => d.attempts > 0).map((d) => d.endpoint).sort(), startedAtPause.sort(), 'nobody started while paused');
         assert.ok(whilePaused.some((d) => d.state === 'queued'), 'devices are left to update');

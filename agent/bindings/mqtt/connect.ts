@@ -1,4 +1,6 @@
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect as tlsConnect } from 'node:tls';
+import { connect, MqttClient, type IClientOptions } from 'mqtt';
+import type { Radio } from '../../host/host-adapter.js';
 
 /** The broker refused our credentials (CONNACK 2, 4 or 5): retrying the same identity is pointless. */
 export class ConnectionRefusedError extends Error {
@@ -12,11 +14,13 @@ const CREDENTIAL_REFUSALS = new Set([2, 4, 5]);
 
 /**
  * One connection attempt, without mqtt.js' own reconnect (the binding owns retries, with jitter):
- * resolves when the broker accepts, rejects on refusal, error or timeout.
+ * resolves when the broker accepts, rejects on refusal, error or timeout. With a radio, the
+ * connection goes through it rather than straight to the operating system.
  */
-export function connectOnce(url: string, options: IClientOptions, timeoutMs: number): Promise<MqttClient> {
+export function connectOnce(url: string, options: IClientOptions, timeoutMs: number, radio?: Radio): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = connect(url, { ...options, reconnectPeriod: 0, connectTimeout: timeoutMs });
+    const settings = { ...options, reconnectPeriod: 0, connectTimeout: timeoutMs };
+    const client = radio ? connectThrough(radio, url, settings) : connect(url, settings);
     const timer = setTimeout(() => fail(new Error(`no CONNACK from ${url} within ${timeoutMs} ms`)), timeoutMs + 1000);
     function cleanup() {
       clearTimeout(timer);
@@ -43,4 +47,20 @@ export function connectOnce(url: string, options: IClientOptions, timeoutMs: num
     client.on('error', onError);
     client.on('close', onClose);
   });
+}
+
+/** An MQTT client whose TCP stream (TLS for mqtts:) is opened by the device's radio. */
+function connectThrough(radio: Radio, url: string, options: IClientOptions): MqttClient {
+  const target = new URL(url);
+  const secure = target.protocol === 'mqtts:';
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(target.port) || (secure ? 8883 : 1883);
+  const stream = () => {
+    const socket = radio.connect(host, port);
+    return secure ? tlsConnect({ socket, servername: host }) : socket;
+  };
+  const client = new MqttClient(stream, { ...options, host, port, protocol: secure ? 'mqtts' : 'mqtt' });
+  // As mqtt.connect does: an error after the attempt is settled must not go unhandled.
+  client.on('error', () => {});
+  return client;
 }

@@ -19,6 +19,7 @@ import {
 import type { BootstrapResponse } from '../../../protocol/mqtt/messages.js';
 import { topicFor } from '../../../protocol/mqtt/topics.js';
 import { applyBootstrapWrite, bootstrapDeleteAll } from '../../objects/bootstrap.js';
+import type { Radio } from '../../host/host-adapter.js';
 import type { AgentObjects } from '../../objects/index.js';
 import type { Notification, ObservationManager } from '../../observation/observation-manager.js';
 import type { AgentBinding, BindingEvents } from '../binding.js';
@@ -34,6 +35,8 @@ export interface MqttBindingOptions {
   log: Logger;
   connectTimeoutMs?: number;
   bootstrapTimeoutMs?: number;
+  /** The device's radio, when its host has one: connections go through it. */
+  radio?: Radio;
   maxMessageBytes?: number;
 }
 
@@ -67,10 +70,10 @@ export class MqttBinding implements AgentBinding {
     this.stopping.abort();
     const client = this.client;
     if (client?.connected && graceful && this.isRegistered) {
-      await this.publish(client, topicFor(this.opts.endpoint, 'deregister'), encodeDeregisterMessage({ reason: 'shutdown' })).catch(() => {});
+      await untilClosed(client, this.publish(client, topicFor(this.opts.endpoint, 'deregister'), encodeDeregisterMessage({ reason: 'shutdown' })));
     }
     // force=true drops the TCP connection at once: what a power cut looks like to the broker.
-    await new Promise<void>((resolve) => (client ? client.end(!graceful, {}, () => resolve()) : resolve()));
+    if (client) await endConnection(client, !graceful);
     await this.loop;
   }
 
@@ -128,6 +131,7 @@ export class MqttBinding implements AgentBinding {
       account.serverUri,
       { clientId: endpoint, username: account.identity, password: account.secret, clean: true, keepalive: this.opts.keepaliveSeconds },
       this.opts.connectTimeoutMs ?? 10_000,
+      this.opts.radio,
     );
     this.client = client;
     try {
@@ -160,7 +164,7 @@ export class MqttBinding implements AgentBinding {
       log.info('bootstrap finished');
       this.opts.events.bootstrapped();
     } finally {
-      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      await endConnection(client, false);
       this.client = undefined;
     }
   }
@@ -179,13 +183,17 @@ export class MqttBinding implements AgentBinding {
         will: { topic: topicFor(endpoint, 'status'), payload: Buffer.from(encodeStatusMessage({ online: false, reason: 'connection lost' })), qos: 1, retain: false },
       },
       this.opts.connectTimeoutMs ?? 10_000,
+      this.opts.radio,
     );
     this.client = client;
     const closed = new Promise<string>((resolve) => client.once('close', () => resolve('connection closed')));
     client.on('error', (err) => log.debug({ err: err.message }, 'mqtt client error'));
     client.on('message', (_topic, payload) => void this.serve(client, payload));
     try {
-      await client.subscribeAsync(topicFor(endpoint, 'req'), { qos: 1 });
+      // A link lost before the server answers ends the session (mqtt.js, without its own
+      // reconnect, would keep a QoS 1 message waiting for an acknowledgement for ever).
+      const answered = <T>(work: Promise<T>) => Promise.race([work, closed.then((reason) => Promise.reject(new Error(`${reason} before the server answered`)))]);
+      await answered(client.subscribeAsync(topicFor(endpoint, 'req'), { qos: 1 }));
       const register = {
         lwm2mVersion: LWM2M_VERSION,
         lifetime: this.lifetime(),
@@ -193,7 +201,7 @@ export class MqttBinding implements AgentBinding {
         queueMode: false,
         objectLinks: objects.tree.objectLinks(),
       };
-      await this.publish(client, topicFor(endpoint, 'register'), encodeRegisterMessage(register));
+      await answered(this.publish(client, topicFor(endpoint, 'register'), encodeRegisterMessage(register)));
       this.isRegistered = true;
       log.info({ server: account.serverUri }, 'registered');
       this.opts.events.registered();
@@ -260,4 +268,29 @@ export class MqttBinding implements AgentBinding {
     const value = server?.read(1);
     return typeof value === 'number' ? value : 300;
   }
+}
+
+/**
+ * Ends the client's connection. A graceful end waits for the messages in flight to be
+ * acknowledged, which a link lost meanwhile never does: the connection's close ends the wait
+ * too, and a connection already gone is just released.
+ */
+async function endConnection(client: MqttClient, force: boolean): Promise<void> {
+  if (client.stream.destroyed) {
+    client.end(true);
+    return;
+  }
+  await untilClosed(client, new Promise<void>((resolve) => client.end(force, {}, () => resolve())));
+}
+
+/** Resolves when `work` settles or the connection closes, whichever comes first. */
+function untilClosed(client: MqttClient, work: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      client.off('close', done);
+      resolve();
+    };
+    client.once('close', done);
+    work.then(done, done);
+  });
 }
