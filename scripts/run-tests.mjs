@@ -30,7 +30,9 @@ if (files.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  // A file whose tests are done exits even if a handle leaked, and no test waits forever: a hang
+  // fails the run (with the test named) instead of holding CI until its time limit.
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-force-exit', '--test-timeout=600000', ...files],
   { stdio: 'inherit', cwd: root, env: { ...process.env, EDGEDM_LOG_LEVEL: process.env.EDGEDM_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(result.status ?? 1);
