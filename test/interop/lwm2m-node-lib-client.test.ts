@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Gateway } from '../../gateway/gateway.js';
 import { api, startGateway, tempDir, testIdentities } from '../support/harness.js';
-import { repoRoot } from '../support/cli.js';
 import { waitFor } from '../support/wait.js';
+import { freeUdpPort, PeerProcess } from './support/peer-process.js';
 
 /**
  * Interoperability: lwm2m-node-lib 1.4.0 (an LwM2M 1.0 client nobody here wrote) registers with
@@ -16,63 +13,18 @@ import { waitFor } from '../support/wait.js';
  * -204 (write), -205 (execute), -301 (observe/notify). It runs in a child process: the
  * library keeps one client per process.
  */
-class PeerClient {
-  readonly events: { event: string; [k: string]: unknown }[] = [];
-  private constructor(readonly child: ChildProcess) {
-    let buffer = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buffer += d;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (line.startsWith('{')) this.events.push(JSON.parse(line) as PeerClient['events'][number]);
-      }
-    });
-  }
-
-  static start(serverPort: number, endpoint: string, listenPort: number): PeerClient {
-    const dir = join(repoRoot, 'test', 'interop', 'lwm2m-node-lib');
-    const child = spawn(process.execPath, [join(dir, 'client.cjs'), '127.0.0.1', String(serverPort), endpoint, String(listenPort)], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
-    return new PeerClient(child);
-  }
-
-  send(line: string): void {
-    this.child.stdin!.write(`${line}\n`);
-  }
-
-  async event(name: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    return waitFor(`peer event ${name}`, () => this.events.find((e) => e.event === name), timeoutMs, 20);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
-  }
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 describe('interop: lwm2m-node-lib 1.4.0 client against the gateway', () => {
   const dir = tempDir();
   const [identity] = testIdentities(1, 'lnl');
   const endpoint = identity!.endpoint;
   let gateway: Gateway;
-  let peer: PeerClient;
+  let peer: PeerProcess;
 
   before(async () => {
     gateway = await startGateway(`${dir.path}/gw`);
     gateway.devices.importFactoryIdentities([identity!]);
-    peer = PeerClient.start(gateway.coapPort!, endpoint, await freeUdpPort());
+    peer = PeerProcess.start('lwm2m-node-lib', 'client.cjs', ['127.0.0.1', String(gateway.coapPort!), endpoint, String(await freeUdpPort())]);
     await peer.event('registered');
   });
   after(async () => {

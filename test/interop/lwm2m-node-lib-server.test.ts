@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Gateway } from '../../gateway/gateway.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
-import { repoRoot } from '../support/cli.js';
 import { startGateway, tempDir, testIdentities, testLog } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
+import { freeUdpPort, PeerProcess } from './support/peer-process.js';
 
 /**
  * Interoperability the other way round: lwm2m-node-lib 1.4.0's LwM2M server (nobody here wrote
@@ -16,66 +13,18 @@ import { waitFor } from '../support/wait.js';
  * requests (text/plain). Mirrors OMA interoperability cases int-101 (registration), -201 (read),
  * -204 (write), -205 (execute), -301 (observe).
  */
-class PeerServer {
-  readonly events: { event: string; [k: string]: unknown }[] = [];
-  private constructor(readonly child: ChildProcess) {
-    let buffer = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buffer += d;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (line.startsWith('{')) this.events.push(JSON.parse(line) as PeerServer['events'][number]);
-      }
-    });
-  }
-
-  static start(port: number): PeerServer {
-    const dir = join(repoRoot, 'test', 'interop', 'lwm2m-node-lib');
-    return new PeerServer(spawn(process.execPath, [join(dir, 'server.cjs'), String(port)], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] }));
-  }
-
-  /** Sends a command and waits for its answer (the next event of that name). */
-  async run(line: string): Promise<Record<string, unknown>> {
-    const name = line.split(' ')[0]!;
-    const seen = this.events.filter((e) => e.event === name).length;
-    this.child.stdin!.write(`${line}\n`);
-    return waitFor(`peer answer to ${line}`, () => this.events.filter((e) => e.event === name)[seen], 15_000, 20);
-  }
-
-  async event(name: string, predicate: (e: Record<string, unknown>) => boolean = () => true, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-    return waitFor(`peer event ${name}`, () => this.events.find((e) => e.event === name && predicate(e)), timeoutMs, 20);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
-  }
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 describe('interop: lwm2m-node-lib 1.4.0 server managing the agent', () => {
   const dir = tempDir();
   const [identity] = testIdentities(1, 'lns');
   const endpoint = identity!.endpoint;
   let gateway: Gateway;
-  let peer: PeerServer;
+  let peer: PeerProcess;
   let fleet: SimulatedFleet;
 
   before(async () => {
     const peerPort = await freeUdpPort();
-    peer = PeerServer.start(peerPort);
+    peer = PeerProcess.start('lwm2m-node-lib', 'server.cjs', [String(peerPort)]);
     await peer.event('listening');
     gateway = await startGateway(`${dir.path}/gw`, { lwm2m: { enabled: true, serverUri: `coap://127.0.0.1:${peerPort}`, queueAwakeMs: 93_000 } });
     gateway.devices.importFactoryIdentities([identity!]);
