@@ -104,9 +104,11 @@ describe('rollout lifecycle', () => {
     const s = await setUp(3, 'dl');
     try {
       await s.startDevices(s.identities.slice(1));
-      const deadline = new Date(Date.now() + 6000).toISOString();
+      // Far enough that the online devices finish first even on a loaded machine; the offline one never comes.
+      const deadline = new Date(Date.now() + 20_000).toISOString();
       const id = await create(s.gateway, { firmware: s.firmware, deadline });
-      const done = await finished(s.gateway, id, 30_000);
+      await waitFor('the online devices updated', async () => ((await rollout(s.gateway, id)).counts.succeeded === 2 ? true : undefined), 20_000, 100);
+      const done = await finished(s.gateway, id, 60_000);
       assert.equal(done.state, 'completed');
       assert.equal(done.reason, 'deadline reached');
       const devices = await rolloutDevices(s.gateway, id);
