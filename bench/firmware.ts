@@ -71,9 +71,9 @@ for (const d of deliveries) if (!['http', 'coap', 'push'].includes(d)) throw new
 const pollMs = num('poll-ms', 2000);
 const timeoutS = num('timeout-s', 1800);
 /**
- * The gateway serves CoAP at about 1.5 MB/s on the reference machine (CPU-bound, see
- * bench/RESULTS.md): 500 × 4 MiB take ~25 min over CoAP, so CoAP gets fewer devices unless told
- * otherwise (--coap-count).
+ * The gateway serves CoAP at 1–1.5 MB/s on the reference machine (CPU-bound, see
+ * bench/RESULTS.md): 500 × 4 MiB would take ~40 min over CoAP, so CoAP gets fewer devices unless
+ * told otherwise (--coap-count 500 --timeout-s 3600).
  */
 const countFor = (d: Delivery) => (d === 'coap' ? Math.min(count, num('coap-count', 100)) : count);
 const concurrencyFor = (d: Delivery) => Math.min(countFor(d), num('max-concurrent', countFor(d)));
