@@ -10,6 +10,7 @@ import { tempDir, testIdentities, testLog } from '../support/harness.js';
 import { freePort } from '../support/ports.js';
 import { ThrottlingHttpProxy } from '../support/proxies.js';
 import { waitFor } from '../support/wait.js';
+import type { RolloutDeviceView, RolloutView, TransferView } from '../support/rollouts.js';
 
 /**
  * The issue's crash scenario: the gateway process is killed with SIGKILL in the middle of a
@@ -17,30 +18,6 @@ import { waitFor } from '../support/wait.js';
  * the SQL store, finish, update every device exactly once, and forget none.
  */
 
-interface RolloutView {
-  id: string;
-  state: string;
-  reason: string | null;
-  total: number;
-  counts: Record<string, number>;
-  finishedAt: string | null;
-}
-interface RolloutDeviceView {
-  endpoint: string;
-  batch: number;
-  state: string;
-  updateResult: number | null;
-  reason: string | null;
-  attempts: number;
-  finishedAt: string | null;
-}
-interface TransferView {
-  id: string;
-  endpoint: string;
-  bytesServed: number;
-  requests: number;
-  createdAt: string;
-}
 interface BootRecord {
   active: 'a' | 'b';
   slots: Record<'a' | 'b', { version: string; sha256: string } | null>;

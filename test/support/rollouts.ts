@@ -21,7 +21,9 @@ export interface RolloutDeviceView {
   batch: number;
   state: string;
   updateResult: number | null;
+  reason: string | null;
   attempts: number;
+  finishedAt: string | null;
 }
 export interface TransferView {
   id: string;
@@ -29,6 +31,7 @@ export interface TransferView {
   transport: string;
   bytesServed: number;
   requests: number;
+  createdAt: string;
 }
 
 export const IMAGE = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 13) & 0xff));
