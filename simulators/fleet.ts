@@ -6,10 +6,17 @@ import { faultsFor, type FaultProfile } from './faults.js';
 import type { Logger } from '../common/logger.js';
 import { SimulatedHost } from './hardware/simulated-host.js';
 import type { SimulatedIdentity } from './identities.js';
+import { transportOf, type TransportPlan } from './transports.js';
 
 export interface FleetOptions {
   identities: SimulatedIdentity[];
-  bootstrapServerUri: string;
+  /**
+   * Every device's bootstrap server when the fleet speaks one transport: mqtt://… for DM over
+   * MQTT, coap://… for LwM2M. Ignored when `transports` deals transports out.
+   */
+  bootstrapServerUri?: string;
+  /** A fleet over several transports (simulators/transports.ts). */
+  transports?: TransportPlan;
   /** Each device keeps its own state directory below this one. */
   stateDir: string;
   keepaliveSeconds?: number;
@@ -74,7 +81,7 @@ export class SimulatedFleet {
       const agent = new Agent({
         endpoint: identity.endpoint,
         factorySecret: identity.secret,
-        bootstrapServerUri: opts.bootstrapServerUri,
+        ...serverOf(opts, index),
         stateDir: join(stateDir, 'agent'),
         keepaliveSeconds: opts.keepaliveSeconds ?? 30,
         reconnect: opts.reconnect ?? { minDelayMs: 500, maxDelayMs: 30_000 },
@@ -109,6 +116,23 @@ export class SimulatedFleet {
   async stop(): Promise<void> {
     await this.started;
     await Promise.all(this.devices.map((d) => d.stop()));
+  }
+}
+
+/** The server a device's agent talks to, and over which transport. */
+function serverOf(opts: FleetOptions, index: number): Pick<AgentOptions, 'bootstrapServerUri'> {
+  if (!opts.transports) {
+    if (!opts.bootstrapServerUri) throw new Error('a simulated fleet needs a bootstrap server or a transport plan');
+    return { bootstrapServerUri: opts.bootstrapServerUri };
+  }
+  const { servers } = opts.transports;
+  switch (transportOf(opts.transports, index)) {
+    case 'mqtt':
+      return { bootstrapServerUri: servers.mqtt };
+    case 'lwm2m':
+      return { bootstrapServerUri: servers.coap };
+    case 'coap':
+      throw new Error('plain CoAP devices are not simulated yet');
   }
 }
 

@@ -17,6 +17,8 @@ import { Gateway } from '../../gateway/gateway.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
 import { SimulatedHost } from '../../simulators/hardware/simulated-host.js';
 import { loadFleetSecret, SIMULATED_MODELS, simulatedIdentities } from '../../simulators/identities.js';
+import { describeTransports, parseTransports, TransportPlanError } from '../../simulators/transports.js';
+import type { TransportKind } from '../../protocol/states.js';
 import { ApiClient, CliError, DEFAULT_API } from '../api-client.js';
 
 type DeepPartialGateway = DeepPartial<GatewayConfig>;
@@ -155,7 +157,9 @@ export function registerRunCommands(program: Command): void {
     .description('run a fleet of simulated devices (the real agent on simulated hardware) against a gateway')
     .option('-n, --count <n>', 'number of devices', int('count'), 20)
     .option('--prefix <prefix>', 'endpoint name prefix', 'sim')
-    .option('--server <uri>', 'bootstrap server', 'mqtt://127.0.0.1:1883')
+    .option('--transport <kinds>', 'mqtt, lwm2m, coap, a list dealt out in turn (e.g. mqtt,lwm2m) or mixed (all three); default: by --server\'s scheme')
+    .option('--server <uri>', 'MQTT bootstrap server (a coap:// URI here means an LwM2M fleet)', 'mqtt://127.0.0.1:1883')
+    .option('--coap-server <uri>', 'the gateway\'s CoAP endpoint: LwM2M bootstrap server and CoAP Resource Directory', 'coap://127.0.0.1:5683')
     .option('--state <dir>', 'where the simulated devices keep their state', '.edgedm/sim')
     .option('--no-import', 'do not register the fleet\'s factory identities with the gateway first')
     .option('--keepalive <s>', 'MQTT keepalive in seconds', int('keepalive'), 30)
@@ -181,9 +185,11 @@ export function registerRunCommands(program: Command): void {
         const result = await api.post<{ created: number; updated: number }>('/api/v1/devices/import', csv, 'text/csv');
         log.info(result, 'factory identities registered with the gateway');
       }
+      const kinds = parseTransportFlag(o.transport ?? (o.server.startsWith('coap://') ? 'lwm2m' : 'mqtt'));
+      const servers = { mqtt: o.server, coap: o.server.startsWith('coap://') ? o.server : o.coapServer };
       const fleet = SimulatedFleet.start({
         identities,
-        bootstrapServerUri: o.server,
+        transports: { kinds, servers },
         stateDir,
         keepaliveSeconds: o.keepalive,
         rampPerSecond: o.ramp,
@@ -195,7 +201,8 @@ export function registerRunCommands(program: Command): void {
         powerOffMs: o.powerOffMs,
         linkDownMs: o.linkDownMs,
       });
-      process.stdout.write(`simulating ${o.count} device(s) against ${o.server} (state in ${stateDir})\n`);
+      const where = [...new Set(kinds.map((k) => (k === 'mqtt' ? servers.mqtt : servers.coap)))].join(' and ');
+      process.stdout.write(`simulating ${o.count} device(s) (${describeTransports(kinds, o.count)}) against ${where} (state in ${stateDir})\n`);
       if (faults && faults.length > 0) process.stdout.write(`faults: ${describeFaults(faults, o.count)}\n`);
       onShutdown(log, () => fleet.stop());
     });
@@ -203,7 +210,8 @@ export function registerRunCommands(program: Command): void {
   addGatewayFlags(program.command('demo').description('gateway plus a simulated fleet in one process, on embedded defaults'))
     .option('-n, --count <n>', 'number of simulated devices', int('count'), 20)
     .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')}; see edgedm sim --help)`)
-    .action(async (flags: GatewayFlags & { count: number; faults?: string }) => {
+    .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mqtt,lwm2m')
+    .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string }) => {
       const config = loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' });
       const log = createLogger({ level: config.logLevel });
       const gateway = await Gateway.start(config, log);
@@ -212,24 +220,38 @@ export function registerRunCommands(program: Command): void {
       const identities = simulatedIdentities({ count: flags.count, prefix: 'sim', fleetSecret: loadFleetSecret(stateDir) });
       gateway.devices.importFactoryIdentities(identities);
       const faults = parseFaults(flags.faults);
-      const fleet = SimulatedFleet.start({ identities, bootstrapServerUri: gateway.mqttUrl, stateDir, log, ...(faults ? { faults } : {}) });
+      const coapUrl = gateway.coapUrl;
+      // Without the CoAP endpoint (--no-coap) the whole fleet speaks MQTT.
+      const kinds = coapUrl ? parseTransportFlag(flags.transport) : (['mqtt'] as TransportKind[]);
+      const fleet = SimulatedFleet.start({
+        identities,
+        transports: { kinds, servers: { mqtt: gateway.mqttUrl, coap: coapUrl ?? '' } },
+        stateDir,
+        log,
+        ...(faults ? { faults } : {}),
+      });
       const started = Date.now();
       await fleet.whenAllRegistered(60_000).catch(() => undefined);
       const demoFirmware = await ensureDemoFirmware(gateway);
       const example = identities[0]!.endpoint;
+      // One device of each transport, to show that they answer alike.
+      const examples = kinds.slice(0, identities.length).map((kind, i) => ({ kind, endpoint: identities[i]!.endpoint }));
       const api = gateway.apiUrl;
       const apiFlag = api === DEFAULT_API ? '' : ` --api ${api}`;
       process.stdout.write(
         [
           '',
           `edgedm ${EDGEDM_VERSION} demo: gateway with ${fleet.registeredCount}/${flags.count} simulated devices online (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+          `  fleet        ${describeTransports(kinds, flags.count)}`,
           `  MQTT broker  ${gateway.mqttUrl}`,
+          ...(coapUrl ? [`  CoAP/LwM2M   ${coapUrl}   (LwM2M /bs and /rd, CoAP Resource Directory, firmware /fw)`] : []),
           `  REST API     ${api}   (health: ${api}/healthz)`,
           `  data         ${resolve(config.dataDir)}`,
           '',
           'Try, in another terminal:',
           `  npx edgedm devices${apiFlag}`,
-          `  npx edgedm read ${example} /3/0${apiFlag}`,
+          ...examples.map(({ kind, endpoint }) => `  npx edgedm read ${endpoint} /3/0${apiFlag}          # over ${kind}`),
+          `  npx edgedm devices --target transport:lwm2m${apiFlag}`,
           `  npx edgedm read ${example} /3/0/0${apiFlag}`,
           `  npx edgedm write ${example} /1/0/1 600${apiFlag}`,
           `  npx edgedm exec ${example} /3/0/4${apiFlag}          # reboot`,
@@ -266,6 +288,16 @@ async function ensureDemoFirmware(gateway: Gateway): Promise<string> {
   return id;
 }
 
+/** The fleet's transports from the command line; a bad list is a usage error. */
+function parseTransportFlag(text: string): TransportKind[] {
+  try {
+    return parseTransports(text);
+  } catch (err) {
+    if (err instanceof TransportPlanError) throw new CliError(`--transport: ${err.message}`);
+    throw err;
+  }
+}
+
 /** A fault profile from the command line; a bad one is a usage error. */
 function parseFaults(text: string | undefined): FaultProfile | undefined {
   if (text === undefined) return undefined;
@@ -286,7 +318,9 @@ interface SimFlags {
   linkDownMs: number;
   count: number;
   prefix: string;
+  transport?: string;
   server: string;
+  coapServer: string;
   state: string;
   import: boolean;
   keepalive: number;
