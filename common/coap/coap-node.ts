@@ -1,8 +1,9 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
-import { generate, parse } from 'coap-packet';
+import { generate, parse, type ParsedPacket } from 'coap-packet';
 import type { Logger } from '../logger.js';
+import { Block1Reassembly, type Block1Limits } from './block1-reassembly.js';
 import { CoapClient, DEFAULT_TRANSMISSION, type CoapTransmission } from './coap-client.js';
 import { CoapRouter, type CoapHandler } from './coap-router.js';
 
@@ -19,6 +20,8 @@ export interface CoapNodeOptions {
    * transfer whose first block comes as a separate response (libcoap issue #1595).
    */
   piggybackReplyMs?: number;
+  /** Limits of Block1 upload reassembly (defaults: DEFAULT_BLOCK1_LIMITS). */
+  block1?: Partial<Block1Limits>;
 }
 
 /**
@@ -31,6 +34,10 @@ export interface CoapNodeOptions {
  * everything that is not a request, the client everything that is. Datagrams that do not parse
  * are dropped here (a malformed Confirmable one is answered with Reset, RFC 7252 §4.2) before the
  * library sees them: it would answer them with a 5.00 sent to 127.0.0.1 instead of the peer.
+ *
+ * Block1 uploads (RFC 7959) are reassembled here too, before the library sees them
+ * (Block1Reassembly): the library keys blocks by token, which libcoap 4.3 clients change with
+ * every block. The library gets the whole body as one request.
  */
 export class CoapNode {
   readonly client: CoapClient;
@@ -40,6 +47,7 @@ export class CoapNode {
     private readonly socket: Socket,
     private readonly server: Server,
     private readonly router: CoapRouter,
+    private readonly block1: Block1Reassembly,
     private readonly host: string,
     private readonly log: Logger,
     transmission: CoapTransmission,
@@ -62,18 +70,41 @@ export class CoapNode {
     socket.on('error', (err) => log.warn({ err: err.message }, 'CoAP socket error'));
 
     const router = new CoapRouter(log);
-    const server = createServer({ type, piggybackReplyMs: opts.piggybackReplyMs ?? 1000 });
-    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => router.dispatch(req, res));
-    server.on('error', (err: Error) => log.warn({ err: err.message }, 'CoAP server error'));
+    const piggybackReplyMs = opts.piggybackReplyMs ?? 1000;
+    const server = createServer({ type, piggybackReplyMs });
     const before = socket.listeners('message');
     server.listen(socket);
-    for (const listener of socket.listeners('message').filter((l) => !before.includes(l))) {
-      socket.off('message', listener as (msg: Buffer, rinfo: RemoteInfo) => void);
+    const libraryListeners = socket.listeners('message').filter((l) => !before.includes(l)) as ((msg: Buffer, rinfo: RemoteInfo) => void)[];
+    const block1 = new Block1Reassembly(
+      {
+        log,
+        piggybackReplyMs,
+        send: (datagram, peer) => {
+          const unsent = (err: Error | null) => err && log.debug({ err: err.message }, 'CoAP Block1 answer not sent');
+          try {
+            socket.send(datagram, peer.port, peer.address, unsent);
+          } catch (err) {
+            unsent(err as Error); // the socket closed under us
+          }
+        },
+        // The library handles a datagram synchronously, up to its 'request' event.
+        deliver: (datagram, peer) => libraryListeners.forEach((listener) => listener(datagram, peer)),
+      },
+      opts.block1,
+    );
+    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => {
+      block1.prepareResponse(req, res);
+      router.dispatch(req, res);
+    });
+    server.on('error', (err: Error) => log.warn({ err: err.message }, 'CoAP server error'));
+    for (const listener of libraryListeners) {
+      socket.off('message', listener);
       socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-        if (wellFormed(msg, rinfo, socket, log)) (listener as (msg: Buffer, rinfo: RemoteInfo) => void)(msg, rinfo);
+        const packet = wellFormed(msg, rinfo, socket, log);
+        if (packet && !block1.intercept(packet, rinfo)) listener(msg, rinfo);
       });
     }
-    // The library's own error replies (bad Block1 sequences, Observe on a POST) go to 127.0.0.1:
+    // The library's own error replies (Observe on a POST, a request it fails on) go to 127.0.0.1:
     // send them to the peer that asked.
     server._sendError = (payload, rsinfo, packet, code = '5.00') => {
       try {
@@ -82,7 +113,7 @@ export class CoapNode {
         log.debug({ err: (err as Error).message }, 'CoAP error reply not sent');
       }
     };
-    return new CoapNode(socket, server, router, opts.host, log, opts.transmission ?? DEFAULT_TRANSMISSION);
+    return new CoapNode(socket, server, router, block1, opts.host, log, opts.transmission ?? DEFAULT_TRANSMISSION);
   }
 
   /** Serves requests whose first Uri-Path segment is `prefix`. */
@@ -107,6 +138,7 @@ export class CoapNode {
     if (this.closed) return;
     this.closed = true;
     this.client.close();
+    this.block1.close();
     // Also clears the response cache, whose retransmission timers would otherwise keep running.
     this.server.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
@@ -114,10 +146,10 @@ export class CoapNode {
   }
 }
 
-function wellFormed(msg: Buffer, rinfo: RemoteInfo, socket: Socket, log: Logger): boolean {
+/** The datagram parsed, or undefined when it does not parse (and was dealt with). */
+function wellFormed(msg: Buffer, rinfo: RemoteInfo, socket: Socket, log: Logger): ParsedPacket | undefined {
   try {
-    parse(msg);
-    return true;
+    return parse(msg);
   } catch (err) {
     log.debug({ peer: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message }, 'malformed CoAP datagram dropped');
     const version = msg.length >= 4 ? msg[0]! >> 6 : 0;
@@ -126,6 +158,6 @@ function wellFormed(msg: Buffer, rinfo: RemoteInfo, socket: Socket, log: Logger)
       // Reset: version 1, type RST, no token, code 0.00, the message's ID.
       socket.send(Buffer.from([0x70, 0x00, msg[2]!, msg[3]!]), rinfo.port, rinfo.address);
     }
-    return false;
+    return undefined;
   }
 }
