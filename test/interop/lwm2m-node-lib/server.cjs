@@ -26,7 +26,9 @@ const config = {
   types: [],
 };
 
+let running;
 server.start(config, (err, serverInfo) => {
+  running = serverInfo;
   if (err) {
     say('error', { message: text(err) });
     process.exit(1);
@@ -63,4 +65,9 @@ process.stdin.setEncoding('utf8').on('data', (chunk) => {
     });
   }
 });
-process.on('SIGTERM', () => server.stop(() => process.exit(0)));
+// stop(serverInfo, callback): with the callback alone it never calls back and SIGTERM is ignored.
+process.on('SIGTERM', () => {
+  setTimeout(() => process.exit(0), 1000).unref();
+  if (running) server.stop(running, () => process.exit(0));
+  else process.exit(0);
+});
