@@ -1,21 +1,29 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../common/logger.js';
 import type { AgentBinding, BindingEvents } from './bindings/binding.js';
-import type { AgentConfig } from './config.js';
+import { resolveAgentTransport, type AgentConfig, type AgentTransport } from './config.js';
+import { CoapBinding, type CoapBindingOptions } from './bindings/coap/coap-binding.js';
 import { Lwm2mBinding, type Lwm2mBindingOptions } from './bindings/lwm2m/lwm2m-binding.js';
 import { MqttBinding } from './bindings/mqtt/mqtt-binding.js';
 import type { HostAdapter } from './host/host-adapter.js';
 import { createAgentObjects, type AgentObjects, type AgentObjectsOptions } from './objects/index.js';
 import { ObservationManager } from './observation/observation-manager.js';
 import { StateStore } from './state/state-store.js';
+import { RecentRequests } from './state/recent-requests.js';
 
 /** The agent's configuration with its host chosen and its logger made. */
-export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel'> & {
+export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel' | 'transport' | 'coap' | 'firmwareTrustAnchor'> & {
   host: HostAdapter;
   log: Logger;
+  /** Default `auto`: `bootstrapServerUri`'s scheme decides (coap:// LwM2M, mqtt:// MQTT). `coap`: plain CoAP, registering with the Resource Directory at `bootstrapServerUri`. */
+  transport?: AgentTransport;
+  /** SPKI DER of the firmware-signing key, when it is not provisioned at bootstrap (plain CoAP has none). */
+  firmwareTrustAnchor?: Uint8Array;
   firmware?: AgentObjectsOptions['firmware'];
   /** LwM2M client tuning (queue mode, timers), when the agent speaks LwM2M. */
   lwm2m?: Pick<Lwm2mBindingOptions, 'queueMode' | 'queueAwakeMs' | 'updateIntervalMs' | 'requestTimeoutMs' | 'bootstrapTimeoutMs' | 'listen'>;
+  /** Plain CoAP tuning (registration lifetime, timers, listen address), when the agent speaks plain CoAP. */
+  coap?: Pick<CoapBindingOptions, 'lifetimeSeconds' | 'updateIntervalMs' | 'requestTimeoutMs' | 'listen' | 'transmission'>;
 };
 
 /** Event Log (Object 20) LogClass values used by the agent (20.xml: 1 = system, 6 = security, …). */
@@ -98,13 +106,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     const log = opts.log;
     const state = new StateStore(opts.stateDir, log);
     let binding: AgentBinding | undefined;
-    // The bootstrap server's scheme picks the transport: coap:// is LwM2M, mqtt(s):// DM over MQTT.
-    const lwm2m = opts.bootstrapServerUri.startsWith('coap://');
+    const transport = resolveAgentTransport(opts.transport ?? 'auto', opts.bootstrapServerUri);
     const objects = createAgentObjects({
       host: opts.host,
       state,
       factory: { endpoint: opts.endpoint, secret: opts.factorySecret, bootstrapServerUri: opts.bootstrapServerUri },
-      supportedBindings: lwm2m ? 'U' : 'M',
+      supportedBindings: transport === 'mqtt' ? 'M' : 'U',
       log,
       ...(opts.firmware ? { firmware: opts.firmware } : {}),
       actions: {
@@ -115,6 +122,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         bootstrapRequest: () => this.serialise(() => this.rebootstrap()),
       },
     });
+    if (opts.firmwareTrustAnchor) objects.setFirmwareTrustAnchor(opts.firmwareTrustAnchor);
     const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n), log });
     const events: BindingEvents = {
       bootstrapped: () => this.emit('bootstrapped'),
@@ -124,18 +132,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       },
       disconnected: (reason) => this.emit('disconnected', reason),
     };
-    binding = lwm2m
-      ? new Lwm2mBinding({ endpoint: opts.endpoint, objects, observations, reconnect: opts.reconnect, log, events, ...(opts.lwm2m ?? {}) })
-      : new MqttBinding({
-          endpoint: opts.endpoint,
-          objects,
-          observations,
-          keepaliveSeconds: opts.keepaliveSeconds,
-          reconnect: opts.reconnect,
-          log,
-          ...(opts.host.radio ? { radio: opts.host.radio } : {}),
-          events,
-        });
+    const common = { endpoint: opts.endpoint, objects, observations, reconnect: opts.reconnect, log, events };
+    binding =
+      transport === 'lwm2m'
+        ? new Lwm2mBinding({ ...common, ...(opts.lwm2m ?? {}) })
+        : transport === 'coap'
+          ? new CoapBinding({ ...common, resourceDirectoryUri: opts.bootstrapServerUri, ...(opts.coap ?? {}) })
+          : new MqttBinding({
+              ...common,
+              keepaliveSeconds: opts.keepaliveSeconds,
+              ...(opts.host.radio ? { radio: opts.host.radio } : {}),
+              // Rebuilt at each boot like everything else: what it kept on disk comes back, memory does not.
+              recentRequests: new RecentRequests(opts.stateDir, log),
+            });
     this.current = { objects, observations, binding };
     objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'info', message: 'agent booted' });
     this.emit('booted');

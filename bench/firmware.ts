@@ -25,7 +25,7 @@
  * re-registration) cost over moving the bytes.
  *
  *   npm run build && node --import tsx bench/firmware.ts [--count 500] [--size-mib 4] [--runs 1]
- *     [--delivery http,coap,push] [--max-concurrent N] [--poll-ms 2000] [--coap-count 100] [--timeout-s 1800]
+ *     [--delivery http,coap,push] [--max-concurrent N] [--poll-ms 2000] [--coap-count N] [--timeout-s 1800]
  *     [--gateway-log-level warn] [--fleet-log-level silent] [--fleet-dir /dev/shm] [--fleet-procs 4]
  *
  * BENCH_GATEWAY_NODE_ARGS passes node flags to the gateway process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
@@ -71,11 +71,11 @@ for (const d of deliveries) if (!['http', 'coap', 'push'].includes(d)) throw new
 const pollMs = num('poll-ms', 2000);
 const timeoutS = num('timeout-s', 1800);
 /**
- * The gateway serves CoAP at 1–1.5 MB/s on the reference machine (CPU-bound, see
- * bench/RESULTS.md): 500 × 4 MiB would take ~40 min over CoAP, so CoAP gets fewer devices unless
- * told otherwise (--coap-count 500 --timeout-s 3600).
+ * CoAP gets the whole fleet too since the gateway serves blocks without SQL or file opens per
+ * block (500 × 4 MiB in ~10 min on the reference machine, see bench/RESULTS.md); --coap-count N
+ * runs it on fewer devices.
  */
-const countFor = (d: Delivery) => (d === 'coap' ? Math.min(count, num('coap-count', 100)) : count);
+const countFor = (d: Delivery) => (d === 'coap' ? Math.min(count, num('coap-count', count)) : count);
 const concurrencyFor = (d: Delivery) => Math.min(countFor(d), num('max-concurrent', countFor(d)));
 /** The gateway's push block (RolloutEngine's default pushBlockBytes). */
 const PUSH_BLOCK = 64 * 1024;
@@ -532,8 +532,8 @@ async function curlFloor(urls: string[], concurrency: number, dir: string): Prom
  *   - a Block2 GET still running ~93 s (MAX_TRANSMIT_WAIT) after it started: the client's
  *     large-body receive state times out from its start, not from its last block, and is
  *     released mid-transfer (libcoap PR #905 added the timeout, PR #1816 refreshes it per block).
- *     At the gateway's CoAP rate, 100 concurrent 4 MiB fetches need ~5 min each: every client
- *     stops at ~93 s.
+ *     At the gateway's CoAP rate, 500 concurrent 4 MiB fetches need several minutes each: every
+ *     client stops at ~93 s.
  * So the transfers' byte counters are watched: a client whose transfer has not moved for STALL_MS
  * is ended and counted as stalled, the floor ends at the last completion or the last progress of a
  * stalled client, and its MB/s is what the gateway served over that time (a rate, not a wall

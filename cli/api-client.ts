@@ -25,6 +25,10 @@ export class ApiClient {
     return this.request<T>(new URL(path, this.baseUrl), { method: 'POST', headers: { 'content-type': contentType }, body: payload });
   }
 
+  async delete<T>(path: string): Promise<T> {
+    return this.request<T>(new URL(path, this.baseUrl), { method: 'DELETE' });
+  }
+
   /** Uploads a file as the raw request body (streamed from disk, not read into memory). */
   async upload<T>(path: string, query: Record<string, string | undefined>, file: string): Promise<T> {
     const url = this.url(path, query);

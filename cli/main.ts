@@ -7,6 +7,8 @@ import { registerOperationCommands } from './commands/operations.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerFirmwareCommands } from './commands/firmware.js';
 import { registerRolloutCommands } from './commands/rollouts.js';
+import { registerFleetCommands } from './commands/fleet.js';
+import { registerGroupCommands } from './commands/groups.js';
 
 const program = new Command('edgedm')
   .description('Y.4702 device management: gateway, agent, simulated fleets and the operator CLI')
@@ -23,6 +25,8 @@ registerDeviceCommands(program);
 registerOperationCommands(program);
 registerFirmwareCommands(program);
 registerRolloutCommands(program);
+registerFleetCommands(program);
+registerGroupCommands(program);
 
 try {
   if (process.argv[2] === '-V' || process.argv[2] === '--version') {

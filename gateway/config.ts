@@ -13,12 +13,14 @@ export interface GatewayConfig {
     maxMessageBytes: number;
   };
   api: { host: string; port: number };
-  /** The CoAP/UDP endpoint: firmware by Block2 pull today, the LwM2M server later. */
+  /** The CoAP/UDP endpoint: firmware by Block2 pull, the LwM2M server, the CoRE Resource Directory. */
   coap: {
     enabled: boolean;
     /** Listen address; loopback unless told otherwise, like MQTT. */
     host: string;
     port: number;
+    /** Plain CoAP devices: the Resource Directory (`/rd-core`, RFC 9176) and devices managed by address. */
+    resourceDirectory: boolean;
   };
   /** The LwM2M server and bootstrap server, on the CoAP endpoint (`/rd`, `/bs`). */
   lwm2m: {
@@ -51,6 +53,17 @@ export interface GatewayConfig {
     /** How often each device under update is looked at. */
     pollIntervalMs: number;
   };
+  /** Fleet commands: the defaults of a command that does not set its own. */
+  fleetCommands: {
+    /** How long a command waits for an offline or sleeping device before it ends `expired`. */
+    defaultTtlSeconds: number;
+    /** Devices with a request in flight at once, per command. */
+    defaultMaxConcurrent: number;
+    /** Sends per minute per command; 0 for no limit. */
+    defaultRatePerMin: number;
+    /** Sends to a connected device that does not answer, before its command fails. */
+    maxAttempts: number;
+  };
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
@@ -58,12 +71,13 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   logLevel: 'info',
   mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024 },
   api: { host: '127.0.0.1', port: 8080 },
-  coap: { enabled: true, host: '127.0.0.1', port: 5683 },
+  coap: { enabled: true, host: '127.0.0.1', port: 5683, resourceDirectory: true },
   lwm2m: { enabled: true, serverUri: null, queueAwakeMs: 93_000 },
   devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300 },
   bootstrap: { serverUri: null },
   firmware: { baseUrl: null, coapBaseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
   rollouts: { pollIntervalMs: 2000 },
+  fleetCommands: { defaultTtlSeconds: 86_400, defaultMaxConcurrent: 100, defaultRatePerMin: 0, maxAttempts: 3 },
 }) as GatewayConfig;
 
 export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
@@ -81,6 +95,7 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_COAP_ENABLED: { key: 'coap.enabled', type: 'boolean' },
     EDGEDM_COAP_HOST: { key: 'coap.host', type: 'string' },
     EDGEDM_COAP_PORT: { key: 'coap.port', type: 'integer' },
+    EDGEDM_COAP_RESOURCE_DIRECTORY: { key: 'coap.resourceDirectory', type: 'boolean' },
     EDGEDM_LWM2M_ENABLED: { key: 'lwm2m.enabled', type: 'boolean' },
     EDGEDM_LWM2M_SERVER_URI: { key: 'lwm2m.serverUri', type: 'string' },
     EDGEDM_LWM2M_QUEUE_AWAKE_MS: { key: 'lwm2m.queueAwakeMs', type: 'integer' },
@@ -91,6 +106,9 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_FIRMWARE_COAP_BASE_URL: { key: 'firmware.coapBaseUrl', type: 'string' },
     EDGEDM_FIRMWARE_MAX_IMAGE_BYTES: { key: 'firmware.maxImageBytes', type: 'integer' },
     EDGEDM_ROLLOUT_POLL_MS: { key: 'rollouts.pollIntervalMs', type: 'integer' },
+    EDGEDM_COMMAND_TTL_SECONDS: { key: 'fleetCommands.defaultTtlSeconds', type: 'integer' },
+    EDGEDM_COMMAND_MAX_CONCURRENT: { key: 'fleetCommands.defaultMaxConcurrent', type: 'integer' },
+    EDGEDM_COMMAND_RATE_PER_MIN: { key: 'fleetCommands.defaultRatePerMin', type: 'integer' },
   },
   validate(c) {
     requireLogLevel(c.logLevel);
@@ -116,6 +134,10 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     if (!c.firmware.vendor) throw new ConfigError('"firmware.vendor" must not be empty');
     requirePositiveInteger('firmware.maxImageBytes', c.firmware.maxImageBytes, 1);
     requirePositiveInteger('rollouts.pollIntervalMs', c.rollouts.pollIntervalMs, 50);
+    requirePositiveInteger('fleetCommands.defaultTtlSeconds', c.fleetCommands.defaultTtlSeconds, 1);
+    requirePositiveInteger('fleetCommands.defaultMaxConcurrent', c.fleetCommands.defaultMaxConcurrent, 1);
+    requirePositiveInteger('fleetCommands.defaultRatePerMin', c.fleetCommands.defaultRatePerMin, 0);
+    requirePositiveInteger('fleetCommands.maxAttempts', c.fleetCommands.maxAttempts, 1);
     if (c.bootstrap.serverUri !== null && !/^mqtts?:\/\/[^/]+/.test(c.bootstrap.serverUri)) {
       throw new ConfigError(`"bootstrap.serverUri" must be an mqtt:// or mqtts:// URI, got "${c.bootstrap.serverUri}"`);
     }

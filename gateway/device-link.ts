@@ -11,6 +11,12 @@ import type { TransportKind } from '../protocol/states.js';
 export interface SendOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * The request's id on a wire that carries one (DM over MQTT): the same id on a re-delivery lets
+   * the device answer from its cache instead of executing twice. Absent, the link makes a fresh one.
+   * LwM2M/CoAP has no such field (CoAP message-id dedup spans EXCHANGE_LIFETIME only), so it is ignored there.
+   */
+  requestId?: string;
 }
 
 export interface DeviceLink {

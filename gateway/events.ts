@@ -9,7 +9,9 @@ export type GatewayEvent =
   | { type: 'device.info'; endpoint: string; at: number }
   | { type: 'device.notification'; endpoint: string; observationId: string; path: string; content: JsonRecord[]; at: number }
   | { type: 'rollout.progress'; rolloutId: string; state: string; counts: Record<string, number>; total: number; reason: string | null; at: number }
-  | { type: 'rollout.device'; rolloutId: string; endpoint: string; state: string; updateResult: number | null; reason: string | null; at: number };
+  | { type: 'rollout.device'; rolloutId: string; endpoint: string; state: string; updateResult: number | null; reason: string | null; at: number }
+  | { type: 'fleet.command.progress'; commandId: string; state: string; counts: Record<string, number>; total: number; reason: string | null; at: number }
+  | { type: 'fleet.command.device'; commandId: string; endpoint: string; state: string; code: string | null; reason: string | null; at: number };
 
 export class EventBus {
   private readonly emitter = new EventEmitter();

@@ -2,14 +2,21 @@ import { loadOrCreateOperatorKey } from './firmware/operator-key.js';
 import { FirmwareRepository } from './firmware/firmware-repository.js';
 import { RolloutEngine } from './rollouts/rollout-engine.js';
 import { RolloutRepository } from './rollouts/rollout-repository.js';
+import { CommandRepository } from './commands/command-repository.js';
+import { FleetCommandEngine } from './commands/fleet-commands.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { EDGEDM_VERSION } from '../common/version.js';
 import { buildApi } from './api/server.js';
+import type { CoapDeviceManager } from './api/routes/coap-devices.js';
 import { CoapNode } from '../common/coap/coap-node.js';
 import { firmwareResource } from './coap/firmware-resource.js';
 import { BootstrapServer } from './transports/lwm2m/bootstrap-server.js';
 import { Lwm2mServer } from './transports/lwm2m/lwm2m-server.js';
+import { CoapAddressError, CoapDeviceLink } from './transports/coap/coap-device-link.js';
+import { ApiError } from './api/errors.js';
+import { ResourceDirectory } from './transports/coap/resource-directory.js';
+import { WellKnownCore } from './transports/coap/well-known-core.js';
 import type { GatewayConfig } from './config.js';
 import { EventBus } from './events.js';
 import { MQTT_BINDING } from './fleet/bootstrap-grant.js';
@@ -39,6 +46,8 @@ export class Gateway {
     readonly rollouts: RolloutEngine,
     private readonly coap: CoapNode | undefined,
     readonly lwm2m: Lwm2mServer | undefined,
+    readonly coapDevices: CoapDeviceLink | undefined,
+    readonly fleetCommands: FleetCommandEngine,
   ) {}
 
   static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -59,7 +68,9 @@ export class Gateway {
     let mqtt: MqttTransport | undefined;
     let coap: CoapNode | undefined;
     let lwm2m: Lwm2mServer | undefined;
+    let coapDevices: CoapDeviceLink | undefined;
     let rollouts: RolloutEngine | undefined;
+    let fleetCommands: FleetCommandEngine | undefined;
     const sessions = new DeviceSessions({
       repository,
       events,
@@ -84,6 +95,15 @@ export class Gateway {
         const coapLog = log.child({ component: 'coap' });
         coap = await CoapNode.bind({ host: config.coap.host, port: config.coap.port, log: coapLog });
         coap.route('fw', firmwareResource(firmware, coapLog));
+        const wellKnown = new WellKnownCore();
+        coap.route('.well-known', wellKnown.handle);
+        if (config.coap.resourceDirectory) {
+          const rdLog = log.child({ component: 'coap-rd' });
+          coapDevices = new CoapDeviceLink({ client: coap.client, handler: sessions, log: rdLog });
+          const directory = new ResourceDirectory({ link: coapDevices, handler: sessions, log: rdLog });
+          coap.route(directory.path, directory.handle);
+          wellKnown.add(directory.link);
+        }
         if (config.lwm2m.enabled) {
           const lwm2mLog = log.child({ component: 'lwm2m' });
           lwm2m = new Lwm2mServer({ client: coap.client, handler: sessions, log: lwm2mLog, queueAwakeMs: config.lwm2m.queueAwakeMs });
@@ -91,7 +111,7 @@ export class Gateway {
           coap.route('bs', new BootstrapServer({ client: coap.client, handler: sessions, log: lwm2mLog }).handle);
         }
       }
-      const links = lwm2m ? [mqtt.link, lwm2m] : [mqtt.link];
+      const links = [mqtt.link, ...(lwm2m ? [lwm2m] : []), ...(coapDevices ? [coapDevices] : [])];
       const commands = new DeviceCommands(repository, links, config.devices.requestTimeoutMs, log.child({ component: 'commands' }));
       events.subscribe((event) => {
         if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
@@ -108,6 +128,20 @@ export class Gateway {
         packageBaseUrl: (scheme) => (scheme === 'http' ? (config.firmware.baseUrl ?? apiBaseUrl) : coap && (config.firmware.coapBaseUrl ?? coap.url)),
         pollIntervalMs: config.rollouts.pollIntervalMs,
       });
+      fleetCommands = new FleetCommandEngine({
+        repository: new CommandRepository(db),
+        devices: repository,
+        commands,
+        events,
+        log: log.child({ component: 'fleet-commands' }),
+        defaults: {
+          ttlSeconds: config.fleetCommands.defaultTtlSeconds,
+          maxConcurrent: config.fleetCommands.defaultMaxConcurrent,
+          ratePerMin: config.fleetCommands.defaultRatePerMin || null,
+          timeoutMs: config.devices.requestTimeoutMs,
+          maxAttempts: config.fleetCommands.maxAttempts,
+        },
+      });
       const api = await buildApi({
         repository,
         devices,
@@ -115,21 +149,28 @@ export class Gateway {
         events,
         firmware,
         rollouts,
+        fleetCommands,
         firmwareOptions: { maxImageBytes: config.firmware.maxImageBytes, vendor: config.firmware.vendor },
+        firmwareTrustAnchor: operatorKey.trustAnchor,
+        ...(coapDevices ? { coapDevices: coapDeviceManager(coapDevices, config) } : {}),
         log: log.child({ component: 'api' }),
         version: EDGEDM_VERSION,
       });
       await api.listen({ host: config.api.host, port: config.api.port });
-      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap, lwm2m);
+      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap, lwm2m, coapDevices, fleetCommands);
       apiBaseUrl = gateway.apiUrl;
       rollouts.start();
+      fleetCommands.start();
       log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, coapPort: gateway.coapPort ?? null, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
       return gateway;
     } catch (err) {
+      await fleetCommands?.close();
       await rollouts?.close();
       lwm2m?.close();
+      coapDevices?.close();
       await coap?.close();
       await mqtt?.close();
+      await firmware.close();
       db.close();
       throw err;
     }
@@ -164,14 +205,32 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await this.fleetCommands.close();
     await this.rollouts.close();
     await this.api.close();
     this.lwm2m?.close();
+    this.coapDevices?.close();
     await this.coap?.close();
     await this.mqtt.close();
+    // Pending CoAP byte counts are written, open image files closed.
+    await this.firmware.close();
     this.db.close();
     this.log.info('gateway stopped');
   }
+}
+
+/** Manage-by-address for the API: the registry's lifetime is how often such a device is probed. */
+function coapDeviceManager(link: CoapDeviceLink, config: GatewayConfig): CoapDeviceManager {
+  return {
+    manage: async (endpoint, address) => {
+      try {
+        await link.manage(endpoint, address, { timeoutMs: config.devices.requestTimeoutMs, lifetimeSeconds: config.devices.lifetimeSeconds });
+      } catch (err) {
+        if (err instanceof CoapAddressError) throw new ApiError(400, 'invalid_address', err.message);
+        throw err;
+      }
+    },
+  };
 }
 
 function isWildcardAddress(host: string): boolean {

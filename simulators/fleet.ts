@@ -17,6 +17,11 @@ export interface FleetOptions {
   bootstrapServerUri?: string;
   /** A fleet over several transports (simulators/transports.ts). */
   transports?: TransportPlan;
+  /**
+   * The operator's firmware-signing key (SPKI DER) for plain CoAP devices, which have no
+   * bootstrap to learn it from; without it they accept no firmware.
+   */
+  firmwareTrustAnchor?: Uint8Array;
   /** Each device keeps its own state directory below this one. */
   stateDir: string;
   keepaliveSeconds?: number;
@@ -120,7 +125,7 @@ export class SimulatedFleet {
 }
 
 /** The server a device's agent talks to, and over which transport. */
-function serverOf(opts: FleetOptions, index: number): Pick<AgentOptions, 'bootstrapServerUri'> {
+function serverOf(opts: FleetOptions, index: number): Pick<AgentOptions, 'bootstrapServerUri' | 'transport' | 'firmwareTrustAnchor'> {
   if (!opts.transports) {
     if (!opts.bootstrapServerUri) throw new Error('a simulated fleet needs a bootstrap server or a transport plan');
     return { bootstrapServerUri: opts.bootstrapServerUri };
@@ -132,7 +137,8 @@ function serverOf(opts: FleetOptions, index: number): Pick<AgentOptions, 'bootst
     case 'lwm2m':
       return { bootstrapServerUri: servers.coap };
     case 'coap':
-      throw new Error('plain CoAP devices are not simulated yet');
+      // The agent finds the Resource Directory on the gateway's CoAP endpoint (rt=core.rd).
+      return { transport: 'coap', bootstrapServerUri: servers.coap, ...(opts.firmwareTrustAnchor ? { firmwareTrustAnchor: opts.firmwareTrustAnchor } : {}) };
   }
 }
 

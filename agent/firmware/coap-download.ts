@@ -1,8 +1,9 @@
+import { createSocket } from 'node:dgram';
 import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { ParsedPacket } from 'coap-packet';
+import type { OptionName } from 'coap-packet';
+import { CoapClient, CoapTimeoutError, resolveCoapUri, type CoapResponse, type CoapTarget, type CoapTransmission } from '../../common/coap/coap-client.js';
 import { blockSize, codeNumber, decodeBlock, decodeUint, encodeBlock, MAX_BLOCK_SIZE, szxOf, type BlockOption } from '../../protocol/coap/index.js';
-import { CoapPeer, CoapTimeoutError, resolveCoapUri, type ExchangeTiming } from './coap-exchange.js';
 import { DownloadRefused, type FetchOptions, type PackageSource, type ResumableFetchResult } from './package-source.js';
 
 export interface CoapSourceOptions {
@@ -34,21 +35,29 @@ interface BlockReply {
  * image, which is fetched from zero rather than stitched onto the old bytes.
  */
 export function createCoapSource(options: CoapSourceOptions = {}): PackageSource {
-  const timing: ExchangeTiming = { timeoutMs: options.requestTimeoutMs ?? 5000, ackTimeoutMs: options.ackTimeoutMs ?? 2000 };
+  const timeoutMs = options.requestTimeoutMs ?? 5000;
+  // Retransmitted until the request's deadline, whatever the count (RFC 7252 backoff from ACK_TIMEOUT).
+  const transmission: CoapTransmission = { ackTimeoutMs: options.ackTimeoutMs ?? 2000, ackRandomFactor: 1.5, maxRetransmit: 16 };
   const attempts = options.attemptsPerBlock ?? 3;
   const preferredSzx = szxOf(options.blockSize ?? MAX_BLOCK_SIZE);
 
-  async function getBlock(peer: CoapPeer, num: number, szx: number, askSize: boolean, signal?: AbortSignal): Promise<BlockReply> {
-    const requestOptions: [('Block2' | 'Size2'), Buffer][] = [['Block2', encodeBlock({ num, more: false, szx })]];
+  async function getBlock(peer: BlockPeer, num: number, szx: number, askSize: boolean, signal?: AbortSignal): Promise<BlockReply> {
+    const requestOptions: [OptionName, Buffer][] = [['Block2', encodeBlock({ num, more: false, szx })]];
     // Size2 0 in a request asks for the total size (RFC 7959 §4), which a resume needs too.
     if (askSize) requestOptions.push(['Size2', Buffer.alloc(0)]);
     for (let attempt = 1; ; attempt++) {
-      let response: ParsedPacket;
+      let response: CoapResponse;
       try {
-        response = await peer.request('GET', requestOptions, timing, signal);
+        // One block per request: the client must not follow Block2 by itself, each block goes
+        // to the part file before the next is asked for.
+        response = await peer.client.request(
+          peer.target,
+          { method: 'GET', path: peer.target.path, query: peer.target.query, options: requestOptions },
+          { timeoutMs, signal, followBlock2: false },
+        );
       } catch (err) {
         if (err instanceof CoapTimeoutError && attempt < attempts) continue;
-        if (err instanceof CoapTimeoutError) throw new Error(`CoAP block ${num}: no answer after ${attempts} tries of ${timing.timeoutMs} ms`);
+        if (err instanceof CoapTimeoutError) throw new Error(`CoAP block ${num}: no answer after ${attempts} tries of ${timeoutMs} ms`);
         throw err;
       }
       return toReply(response);
@@ -56,7 +65,7 @@ export function createCoapSource(options: CoapSourceOptions = {}): PackageSource
   }
 
   async function fetchSmall(uri: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
-    const peer = CoapPeer.open(await resolveCoapUri(uri));
+    const peer = openPeer(await resolveCoapUri(uri), transmission);
     try {
       let chunks: Buffer[] = [];
       let offset = 0;
@@ -98,7 +107,7 @@ export function createCoapSource(options: CoapSourceOptions = {}): PackageSource
     if (offset !== have) truncateSync(file, offset);
     if (offset === 0) validator = undefined;
 
-    const peer = CoapPeer.open(target);
+    const peer = openPeer(target, transmission);
     const out = await open(file, 'a', 0o600);
     let fetched = 0;
     let etag: string | undefined;
@@ -157,11 +166,36 @@ export function createCoapSource(options: CoapSourceOptions = {}): PackageSource
 /** Pull over CoAP with the default timing. */
 export const coapSource: PackageSource = createCoapSource();
 
-function toReply(response: ParsedPacket): BlockReply {
-  const option = (name: string) => response.options.find((o) => o.name === name)?.value;
-  const block2 = option('Block2');
-  const etag = option('ETag');
-  const size2 = option('Size2');
+/** A download's own UDP socket and client, to the one server its URI names. */
+interface BlockPeer {
+  client: CoapClient;
+  target: CoapTarget;
+  close(): void;
+}
+
+function openPeer(target: CoapTarget, transmission: CoapTransmission): BlockPeer {
+  const socket = createSocket(target.family === 6 ? 'udp6' : 'udp4');
+  const client = new CoapClient(socket, transmission);
+  // A socket error ends the download's requests (the updater retries); it must not crash the agent.
+  socket.on('error', () => client.close());
+  return {
+    client,
+    target,
+    close: () => {
+      client.close();
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
+
+function toReply(response: CoapResponse): BlockReply {
+  const block2 = response.option('Block2');
+  const etag = response.option('ETag');
+  const size2 = response.option('Size2');
   return {
     code: response.code,
     payload: response.payload,

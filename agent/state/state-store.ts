@@ -16,10 +16,12 @@ export class StateStore {
   constructor(
     readonly dir: string,
     private readonly log: Logger,
+    /** Another file in the same directory, for state a factory reset keeps (`wipe` removes only this file). */
+    fileName = STATE_FILE,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    this.file = join(dir, STATE_FILE);
+    this.file = join(dir, fileName);
     this.state = this.load();
   }
 

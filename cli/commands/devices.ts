@@ -72,6 +72,14 @@ export function registerDeviceCommands(program: Command): void {
       output(cmd, result, () => `imported ${result.created} new and ${result.updated} existing device(s)`);
     });
 
+  devices
+    .command('manage <endpoint> <address>')
+    .description('manage a plain CoAP device that does not register itself, at coap://{IP}[:port]; the endpoint must be imported')
+    .action(async (endpoint: string, address: string, _opts: unknown, cmd: Command) => {
+      const device = await apiFrom(cmd).post<DeviceView>(`/api/v1/devices/${encodeURIComponent(endpoint)}/manage`, { address });
+      output(cmd, device, () => `${device.endpoint} managed over CoAP at ${String(device.address ?? address)}: ${device.status}`);
+    });
+
   program
     .command('decommission <endpoint>')
     .description('revoke a device: its credential stops working and its session is closed at once')
@@ -80,20 +88,7 @@ export function registerDeviceCommands(program: Command): void {
       output(cmd, device, () => `${device.endpoint} decommissioned`);
     });
 
-  for (const kind of ['tag', 'group'] as const) {
-    program
-      .command(`${kind} <endpoint> [${kind}s...]`)
-      .description(`add ${kind}s to a device (--remove to take them off, --set to replace all)`)
-      .option('--remove', `remove the given ${kind}s instead`)
-      .option('--set', `replace all ${kind}s of the device with the given ones`)
-      .action(async (endpoint: string, labels: string[], opts: { remove?: boolean; set?: boolean }, cmd: Command) => {
-        if (labels.length === 0 && !opts.set) throw new CliError(`name at least one ${kind}`);
-        const change = opts.set ? { set: labels } : opts.remove ? { remove: labels } : { add: labels };
-        const device = await apiFrom(cmd).post<DeviceView>(`/api/v1/devices/${encodeURIComponent(endpoint)}/${kind}s`, change);
-        const now = kind === 'tag' ? device.tags : device.groups;
-        output(cmd, device, () => `${device.endpoint} ${kind}s: ${now.length ? now.join(', ') : '(none)'}`);
-      });
-  }
+  // `edgedm tag` and `edgedm group` (per device and by target) live in groups.ts.
 
   program
     .command('groups')

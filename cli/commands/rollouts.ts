@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { apiFrom, output } from '../context.js';
 import { table } from '../format.js';
 import { formatBytes } from './firmware.js';
+import { decimal, integer } from '../arguments.js';
 
 interface RolloutView {
   id: string;
@@ -51,17 +52,6 @@ function describe(r: RolloutView): string {
   return lines.join('\n');
 }
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`"${v}" is not an integer`);
-  return n;
-};
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`"${v}" is not a number`);
-  return n;
-};
-
 export function registerRolloutCommands(program: Command): void {
   const rollout = program.command('rollout').description('staged firmware rollouts: canary, batches, abort thresholds');
 
@@ -71,13 +61,13 @@ export function registerRolloutCommands(program: Command): void {
     .requiredOption('--firmware <id>', 'firmware id (name@version), see `edgedm firmware list`')
     .requiredOption('--target <expr>', 'which devices, e.g. "all" or "group:north model:EDM-TH1"')
     .option('--canary <n|p%>', 'devices in the canary phase, a count or a percentage')
-    .option('--batch <n>', 'devices per batch after the canary', int)
-    .option('--success-pct <p>', 'share of a batch that must succeed before the next starts (default 80)', num)
-    .option('--max-concurrent <n>', 'devices updating at once (default 50)', int)
-    .option('--rate-per-min <n>', 'device updates started per minute at most', int)
-    .option('--abort-failure-pct <p>', 'abort when this share of finished devices failed…', num)
-    .option('--abort-min-devices <m>', '…once at least this many have finished (default 10)', int)
-    .option('--timeout <s>', 'per-device timeout in seconds (default 3600)', int)
+    .option('--batch <n>', 'devices per batch after the canary', integer)
+    .option('--success-pct <p>', 'share of a batch that must succeed before the next starts (default 80)', decimal)
+    .option('--max-concurrent <n>', 'devices updating at once (default 50)', integer)
+    .option('--rate-per-min <n>', 'device updates started per minute at most', integer)
+    .option('--abort-failure-pct <p>', 'abort when this share of finished devices failed…', decimal)
+    .option('--abort-min-devices <m>', '…once at least this many have finished (default 10)', integer)
+    .option('--timeout <s>', 'per-device timeout in seconds (default 3600)', integer)
     .option('--deadline <t>', 'ISO time or duration (90m, 2h, 1d) after which remaining devices are skipped')
     .option('--allow-downgrade', 'allow installing a version older than the running one')
     .option('--delivery <how>', 'http or coap (devices pull the image from the gateway), or push (blocks over the device\'s DM link); default http')

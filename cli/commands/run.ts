@@ -5,7 +5,7 @@ import { platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../../agent/agent.js';
-import { loadAgentConfig } from '../../agent/config.js';
+import { agentTransportOptions, loadAgentConfig } from '../../agent/config.js';
 import type { HostAdapter } from '../../agent/host/host-adapter.js';
 import { LinuxHost } from '../../agent/host/linux-host.js';
 import type { DeepPartial } from '../../common/config.js';
@@ -125,7 +125,8 @@ export function registerRunCommands(program: Command): void {
     .option('--endpoint <name>', 'endpoint name (factory identity)')
     .option('--factory-secret <secret>', 'factory secret (prefer EDGEDM_FACTORY_SECRET or the config file)')
     .option('--state <dir>', 'state directory (credentials, settings)')
-    .option('--server <uri>', 'bootstrap server, e.g. mqtt://gateway:1883')
+    .option('--server <uri>', 'bootstrap server (mqtt://gateway:1883, LwM2M coap://gateway:5683) or, with --transport coap, the Resource Directory')
+    .option('--transport <kind>', 'auto (by the server URI\'s scheme), mqtt, lwm2m or coap')
     .option('--host <kind>', 'auto, linux or simulated')
     .option('--log-level <level>', 'log level')
     .action(async (o: Record<string, string | undefined>) => {
@@ -134,6 +135,7 @@ export function registerRunCommands(program: Command): void {
       if (o.factorySecret) overrides.factorySecret = o.factorySecret;
       if (o.state) overrides.stateDir = o.state;
       if (o.server) overrides.bootstrapServerUri = o.server;
+      if (o.transport) overrides.transport = o.transport;
       if (o.host) overrides.host = o.host;
       if (o.logLevel) overrides.logLevel = o.logLevel;
       const config = loadAgentConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides });
@@ -147,6 +149,7 @@ export function registerRunCommands(program: Command): void {
         reconnect: config.reconnect,
         host: hostFor(config.host, config.endpoint),
         log,
+        ...agentTransportOptions(config),
       });
       agent.start();
       onShutdown(log, () => agent.stop());
@@ -180,16 +183,18 @@ export function registerRunCommands(program: Command): void {
       const identities = simulatedIdentities({ count: o.count, prefix: o.prefix, fleetSecret: loadFleetSecret(stateDir) });
       const csv = formatFactoryCsv(identities);
       if (o.writeCsv) writeFileSync(o.writeCsv, csv, { mode: 0o600 });
+      const api = new ApiClient((cmd.optsWithGlobals() as { api?: string }).api ?? process.env.EDGEDM_API ?? DEFAULT_API);
       if (o.import) {
-        const api = new ApiClient((cmd.optsWithGlobals() as { api?: string }).api ?? process.env.EDGEDM_API ?? DEFAULT_API);
         const result = await api.post<{ created: number; updated: number }>('/api/v1/devices/import', csv, 'text/csv');
         log.info(result, 'factory identities registered with the gateway');
       }
       const kinds = parseTransportFlag(o.transport ?? (o.server.startsWith('coap://') ? 'lwm2m' : 'mqtt'));
+      const firmwareTrustAnchor = kinds.includes('coap') ? await trustAnchorFrom(api) : undefined;
       const servers = { mqtt: o.server, coap: o.server.startsWith('coap://') ? o.server : o.coapServer };
       const fleet = SimulatedFleet.start({
         identities,
         transports: { kinds, servers },
+        ...(firmwareTrustAnchor ? { firmwareTrustAnchor } : {}),
         stateDir,
         keepaliveSeconds: o.keepalive,
         rampPerSecond: o.ramp,
@@ -210,7 +215,7 @@ export function registerRunCommands(program: Command): void {
   addGatewayFlags(program.command('demo').description('gateway plus a simulated fleet in one process, on embedded defaults'))
     .option('-n, --count <n>', 'number of simulated devices', int('count'), 20)
     .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')}; see edgedm sim --help)`)
-    .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mqtt,lwm2m')
+    .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mixed')
     .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string }) => {
       const config = loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' });
       const log = createLogger({ level: config.logLevel });
@@ -223,9 +228,11 @@ export function registerRunCommands(program: Command): void {
       const coapUrl = gateway.coapUrl;
       // Without the CoAP endpoint (--no-coap) the whole fleet speaks MQTT.
       const kinds = coapUrl ? parseTransportFlag(flags.transport) : (['mqtt'] as TransportKind[]);
+      const firmwareTrustAnchor = kinds.includes('coap') ? await trustAnchorFrom(new ApiClient(gateway.apiUrl)) : undefined;
       const fleet = SimulatedFleet.start({
         identities,
         transports: { kinds, servers: { mqtt: gateway.mqttUrl, coap: coapUrl ?? '' } },
+        ...(firmwareTrustAnchor ? { firmwareTrustAnchor } : {}),
         stateDir,
         log,
         ...(faults ? { faults } : {}),
@@ -286,6 +293,20 @@ async function ensureDemoFirmware(gateway: Gateway): Promise<string> {
   for (let i = 0; i < image.length; i++) image[i] = (i * 31 + (i >> 8)) & 0xff;
   await gateway.firmware.add(Readable.from([image]), { name, version, models: [...SIMULATED_MODELS], vendor: gateway.config.firmware.vendor }, gateway.config.firmware.maxImageBytes);
   return id;
+}
+
+/**
+ * The operator's firmware-signing key as the gateway publishes it, for plain CoAP devices (which
+ * have no bootstrap to get it). Without it they still run, but take no firmware: say so.
+ */
+async function trustAnchorFrom(api: ApiClient): Promise<Uint8Array | undefined> {
+  try {
+    const { spkiDer } = await api.get<{ spkiDer: string }>('/api/v1/firmware/trust-anchor');
+    return new Uint8Array(Buffer.from(spkiDer, 'base64'));
+  } catch (err) {
+    process.stderr.write(`warning: no firmware trust anchor from the gateway (${(err as Error).message}); CoAP devices will refuse firmware\n`);
+    return undefined;
+  }
 }
 
 /** The fleet's transports from the command line; a bad list is a usage error. */

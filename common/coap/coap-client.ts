@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { generate, parse, type OptionName, type ParsedPacket } from 'coap-packet';
 import { blockSize, decodeBlock, decodeUint, encodeBlock, encodeUint, MAX_SZX, szxOf } from '../../protocol/coap/index.js';
 
@@ -427,4 +428,27 @@ function samePeer(a: CoapPeerAddress, b: CoapPeerAddress): boolean {
 
 function describe(spec: CoapRequestSpec): string {
   return `${spec.method} /${(spec.path ?? []).join('/')}`;
+}
+
+/** Where a `coap://host:port/a/b?q` URI points, resolved. */
+export interface CoapTarget extends CoapPeerAddress {
+  family: 4 | 6;
+  path: string[];
+  query: string[];
+}
+
+export const COAP_DEFAULT_PORT = 5683;
+
+export async function resolveCoapUri(uri: string): Promise<CoapTarget> {
+  const url = new URL(uri);
+  if (url.protocol !== 'coap:') throw new Error(`not a coap: URI (${url.protocol})`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const { address, family } = await lookup(host);
+  return {
+    address,
+    family: family === 6 ? 6 : 4,
+    port: url.port ? Number(url.port) : COAP_DEFAULT_PORT,
+    path: url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s)),
+    query: url.search ? url.search.slice(1).split('&').map((s) => decodeURIComponent(s)) : [],
+  };
 }

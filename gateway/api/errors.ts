@@ -8,6 +8,8 @@ import { DeviceNotFoundError, InvalidLabelError } from '../store/device-reposito
 import { FirmwareError } from '../firmware/firmware-repository.js';
 import { RolloutError } from '../rollouts/rollout-engine.js';
 import { RolloutPolicyError } from '../rollouts/rollout-policy.js';
+import { CommandSpecError } from '../commands/command-spec.js';
+import { FleetCommandError } from '../commands/fleet-commands.js';
 
 /** Every error body has this shape, so scripts can rely on `error.code`. */
 export interface ApiErrorBody {
@@ -56,6 +58,11 @@ function classify(err: unknown): ApiError {
   if (err instanceof RolloutPolicyError) return new ApiError(400, 'invalid_rollout', err.message);
   if (err instanceof RolloutError) {
     const [status, code] = ({ invalid: [400, 'invalid_rollout'], conflict: [409, 'rollout_conflict'], 'not-found': [404, 'not_found'] } as const)[err.kind];
+    return new ApiError(status, code, err.message);
+  }
+  if (err instanceof CommandSpecError) return new ApiError(400, 'invalid_command', err.message);
+  if (err instanceof FleetCommandError) {
+    const [status, code] = ({ invalid: [400, 'invalid_command'], conflict: [409, 'command_conflict'], 'not-found': [404, 'not_found'] } as const)[err.kind];
     return new ApiError(status, code, err.message);
   }
   const fe = err as FastifyError;

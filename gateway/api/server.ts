@@ -13,6 +13,11 @@ import { operationRoutes } from './routes/operations.js';
 import { firmwareRoutes } from './routes/firmware.js';
 import { firmwareDownloadRoutes } from './routes/firmware-download.js';
 import { rolloutRoutes } from './routes/rollouts.js';
+import { fleetCommandRoutes } from './routes/fleet-commands.js';
+import { labelRoutes } from './routes/labels.js';
+import type { FleetCommandEngine } from '../commands/fleet-commands.js';
+import { coapDeviceRoutes, type CoapDeviceManager } from './routes/coap-devices.js';
+import { trustAnchorRoutes } from './routes/trust-anchor.js';
 import type { FirmwareRepository } from '../firmware/firmware-repository.js';
 import type { RolloutEngine } from '../rollouts/rollout-engine.js';
 
@@ -25,7 +30,12 @@ export interface ApiDependencies {
   version: string;
   firmware: FirmwareRepository;
   rollouts: RolloutEngine;
+  fleetCommands: FleetCommandEngine;
   firmwareOptions: { maxImageBytes: number; vendor: string };
+  /** The operator's firmware-signing public key (SPKI DER), served to devices configured by hand. */
+  firmwareTrustAnchor?: Uint8Array;
+  /** Plain CoAP devices managed by address; absent when the gateway has no Resource Directory. */
+  coapDevices?: CoapDeviceManager;
 }
 
 /** The northbound REST API (Y.4702 clause 8.9). */
@@ -54,6 +64,10 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   firmwareRoutes(app, deps.firmware, deps.firmwareOptions);
   firmwareDownloadRoutes(app, deps.firmware);
   rolloutRoutes(app, deps.rollouts);
+  fleetCommandRoutes(app, deps.fleetCommands);
+  labelRoutes(app, deps.repository);
+  coapDeviceRoutes(app, deps.devices, deps.coapDevices);
+  if (deps.firmwareTrustAnchor) trustAnchorRoutes(app, deps.firmwareTrustAnchor);
   await app.ready();
   return app;
 }

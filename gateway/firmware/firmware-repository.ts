@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { signManifest, type SignedManifest } from '../../protocol/firmware/index.js';
 import type { Delivery } from '../rollouts/rollout-policy.js';
 import type { Database } from '../store/database.js';
+import { ImageFiles, type ImageFilesOptions } from './image-files.js';
 import type { OperatorKey } from './operator-key.js';
 
 export interface Firmware {
@@ -33,6 +34,21 @@ export interface Transfer {
   requests: number;
   createdAt: number;
   lastRequestAt: number | null;
+}
+
+/** What serving a transfer needs of it; cached, so no byte counters (they move with every block). */
+export interface ServableTransfer {
+  id: string;
+  allowDowngrade: boolean;
+  firmware: Firmware;
+}
+
+export interface FirmwareRepositoryOptions {
+  /** How long a transfer looked up for serving is trusted before it is read from SQL again. */
+  transferRecheckMs?: number;
+  /** How long counts from `countServedSoon` may stay in memory before they are written. */
+  servedFlushMs?: number;
+  images?: ImageFilesOptions;
 }
 
 export class FirmwareError extends Error {
@@ -79,14 +95,35 @@ interface TransferRow {
  */
 export class FirmwareRepository {
   private readonly blobs: string;
+  /** Open image files, shared by whoever serves them block by block. */
+  readonly images: ImageFiles;
+  private readonly statements;
+  private readonly servable = new Map<string, { transfer: ServableTransfer; checkedAt: number }>();
+  private readonly pendingServed = new Map<string, { bytes: number; requests: number; lastRequestAt: number }>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly transferRecheckMs: number;
+  private readonly servedFlushMs: number;
 
   constructor(
     private readonly db: Database,
     dataDir: string,
     private readonly key: OperatorKey,
+    opts: FirmwareRepositoryOptions = {},
   ) {
     this.blobs = join(dataDir, 'firmware', 'sha256');
     mkdirSync(this.blobs, { recursive: true, mode: 0o700 });
+    this.images = new ImageFiles(opts.images);
+    this.transferRecheckMs = opts.transferRecheckMs ?? 1000;
+    this.servedFlushMs = opts.servedFlushMs ?? 1000;
+    // Prepared once: preparing a statement costs more than running it, and blocks are served by the thousand.
+    this.statements = {
+      firmware: db.prepare('SELECT * FROM firmware WHERE id = ?'),
+      transfer: db.prepare('SELECT * FROM transfers WHERE id = ?'),
+      countServed: db.prepare(
+        'UPDATE transfers SET bytes_served = bytes_served + ?, requests = requests + ?, last_request_at = MAX(COALESCE(last_request_at, 0), ?) WHERE id = ?',
+      ),
+      deleteTransfer: db.prepare('DELETE FROM transfers WHERE id = ?'),
+    };
   }
 
   /** Stores an image from a stream; the same bytes are kept once however often they are added. */
@@ -128,7 +165,7 @@ export class FirmwareRepository {
   }
 
   get(id: string): Firmware | undefined {
-    const row = this.db.prepare('SELECT * FROM firmware WHERE id = ?').get(id) as FirmwareRow | undefined;
+    const row = this.statements.firmware.get(id) as FirmwareRow | undefined;
     return row && toFirmware(row);
   }
 
@@ -167,11 +204,46 @@ export class FirmwareRepository {
   }
 
   transfer(id: string): Transfer | undefined {
-    const row = this.db.prepare('SELECT * FROM transfers WHERE id = ?').get(id) as TransferRow | undefined;
+    this.flushServed();
+    const row = this.statements.transfer.get(id) as TransferRow | undefined;
     return row && toTransfer(row);
   }
 
+  /**
+   * A transfer and its image as a download needs them, for a block-wise download that asks once
+   * per block: kept in memory and read from SQL again after `transferRecheckMs`, so a transfer
+   * whose row went away (revoked, or removed behind this repository's back) stops being served
+   * within that time; `revokeTransfer` stops it at once. Valid as long as the row exists, as
+   * for the HTTP route.
+   */
+  servableTransfer(id: string): ServableTransfer | undefined {
+    const now = Date.now();
+    const cached = this.servable.get(id);
+    if (cached && now - cached.checkedAt <= this.transferRecheckMs) return cached.transfer;
+    this.servable.delete(id);
+    const row = this.statements.transfer.get(id) as TransferRow | undefined;
+    const firmware = row && this.get(row.firmware_id);
+    if (!row || !firmware) return undefined;
+    const transfer: ServableTransfer = { id: row.id, allowDowngrade: row.allow_downgrade === 1, firmware };
+    // Entries go in in the order they were checked: the stale ones are at the front. Unknown ids
+    // are never cached, so guessing cannot grow this beyond the transfers being served.
+    for (const [staleId, entry] of this.servable) {
+      if (now - entry.checkedAt <= this.transferRecheckMs) break;
+      this.servable.delete(staleId);
+    }
+    this.servable.set(id, { transfer, checkedAt: now });
+    return transfer;
+  }
+
+  /** Ends a transfer: its URI stops working at once (its row, and so its counters, are deleted). */
+  revokeTransfer(id: string): boolean {
+    this.servable.delete(id);
+    this.pendingServed.delete(id);
+    return this.statements.deleteTransfer.run(id).changes > 0;
+  }
+
   transfers(filter: { endpoint?: string; rolloutId?: string }): Transfer[] {
+    this.flushServed();
     const rows = this.db
       .prepare('SELECT * FROM transfers WHERE (@endpoint IS NULL OR endpoint = @endpoint) AND (@rollout IS NULL OR rollout_id = @rollout) ORDER BY created_at')
       .all({ endpoint: filter.endpoint ?? null, rollout: filter.rolloutId ?? null }) as TransferRow[];
@@ -180,12 +252,51 @@ export class FirmwareRepository {
 
   /** Bytes served over all transfers of a rollout. */
   bytesServed(rolloutId: string): number {
+    this.flushServed();
     return (this.db.prepare('SELECT COALESCE(SUM(bytes_served), 0) AS n FROM transfers WHERE rollout_id = ?').get(rolloutId) as { n: number }).n;
   }
 
   /** Counts bytes actually sent, so a resumed download shows as such. */
   countServed(transferId: string, bytes: number): void {
-    this.db.prepare('UPDATE transfers SET bytes_served = bytes_served + ?, requests = requests + 1, last_request_at = ? WHERE id = ?').run(bytes, Date.now(), transferId);
+    this.statements.countServed.run(bytes, 1, Date.now(), transferId);
+  }
+
+  /**
+   * `countServed` for a block-wise download (a request per 1 KiB block): counted in memory and
+   * written within `servedFlushMs`, all pending transfers in one SQL transaction. Every read of
+   * the counters here writes them first, so readers see exact figures; a gateway killed outright
+   * loses at most the last `servedFlushMs` of counts.
+   */
+  countServedSoon(transferId: string, bytes: number): void {
+    const now = Date.now();
+    const pending = this.pendingServed.get(transferId);
+    if (pending) {
+      pending.bytes += bytes;
+      pending.requests++;
+      pending.lastRequestAt = now;
+    } else {
+      this.pendingServed.set(transferId, { bytes, requests: 1, lastRequestAt: now });
+    }
+    this.flushTimer ??= setTimeout(() => this.flushServed(), this.servedFlushMs).unref();
+  }
+
+  /** Writes the counts `countServedSoon` holds. */
+  flushServed(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pendingServed.size === 0 || !this.db.open) return;
+    const pending = [...this.pendingServed];
+    this.pendingServed.clear();
+    this.db.transaction(() => {
+      for (const [id, p] of pending) this.statements.countServed.run(p.bytes, p.requests, p.lastRequestAt, id);
+    })();
+  }
+
+  /** Writes pending counts and closes the image files; the database stays open (its owner closes it). */
+  async close(): Promise<void> {
+    this.flushServed();
+    this.servable.clear();
+    await this.images.close();
   }
 }
 

@@ -33,11 +33,14 @@ export class DeviceCommands {
     for (const link of links) this.links.set(link.transport, link);
   }
 
-  /** Throws DeviceNotFoundError, DeviceUnavailableError, or DeviceLinkError (timeout, unreachable). */
-  async execute(endpoint: string, operation: Operation, timeoutMs = this.defaultTimeoutMs): Promise<OperationResult> {
+  /**
+   * Throws DeviceNotFoundError, DeviceUnavailableError, or DeviceLinkError (timeout, unreachable).
+   * `requestId` is a stable id for a request that may be sent again (fleet commands).
+   */
+  async execute(endpoint: string, operation: Operation, timeoutMs = this.defaultTimeoutMs, options: { requestId?: string } = {}): Promise<OperationResult> {
     const link = this.linkOf(endpoint);
     const started = performance.now();
-    const result = await link.send(endpoint, operation, { timeoutMs });
+    const result = await link.send(endpoint, operation, { timeoutMs, ...(options.requestId ? { requestId: options.requestId } : {}) });
     this.log.debug(
       { endpoint, op: operation.kind, path: operation.path.toString(), code: result.code, ms: Math.round(performance.now() - started) },
       'operation completed',

@@ -259,6 +259,42 @@ export class DeviceRepository {
       .all();
   }
 
+  /** Creates an empty group; false when it exists already. */
+  createGroup(name: string, description: string | null, at: number): boolean {
+    assertLabels([name]);
+    return this.db.prepare('INSERT OR IGNORE INTO groups (name, description, created_at) VALUES (?, ?, ?)').run(name, description, at).changes > 0;
+  }
+
+  /** Deletes a group and its memberships (the devices stay); the member count it had, or undefined when there was no such group. */
+  deleteGroup(name: string): number | undefined {
+    return this.db.transaction(() => {
+      const members = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM device_groups WHERE group_name = ?').get(name)!.n;
+      return this.db.prepare('DELETE FROM groups WHERE name = ?').run(name).changes > 0 ? members : undefined;
+    })();
+  }
+
+  /** Every tag in use, with how many devices carry it. */
+  listTags(): { name: string; devices: number }[] {
+    return this.db.prepare<[], { name: string; devices: number }>('SELECT tag AS name, COUNT(*) AS devices FROM device_tags GROUP BY tag ORDER BY tag').all();
+  }
+
+  /** Adds or removes one tag or group on many devices in one transaction; returns how many changed. */
+  relabel(kind: 'tags' | 'groups', label: string, endpoints: readonly string[], action: 'add' | 'remove', at: number): number {
+    if (action === 'add') assertLabels([label]);
+    let changed = 0;
+    this.db.transaction(() => {
+      if (kind === 'groups' && action === 'add') this.stmt.ensureGroup.run(label, at);
+      const stmt = kind === 'tags' ? (action === 'add' ? this.stmt.addTag : this.stmt.removeTag) : action === 'add' ? this.stmt.addGroup : this.stmt.removeGroup;
+      for (const endpoint of endpoints) {
+        if (stmt.run(endpoint, label).changes > 0) {
+          changed++;
+          this.stmt.touchUpdated.run(at, endpoint);
+        }
+      }
+    })();
+    return changed;
+  }
+
   /** Revokes the operational credential and the factory one: the device cannot come back unless re-imported. */
   decommission(endpoint: string, at: number): void {
     this.update(

@@ -125,6 +125,44 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rollout_devices_state ON rollout_devices (rollout_id, state);
     `,
   },
+  {
+    version: 3,
+    name: 'fleet commands and the per-device command queue',
+    sql: `
+      CREATE TABLE fleet_commands (
+        id          TEXT PRIMARY KEY,
+        seq         INTEGER NOT NULL UNIQUE,
+        target      TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        policy      TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        reason      TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE INDEX fleet_commands_open ON fleet_commands (finished_at, seq);
+
+      CREATE TABLE fleet_command_devices (
+        command_id  TEXT NOT NULL REFERENCES fleet_commands (id) ON DELETE CASCADE,
+        endpoint    TEXT NOT NULL,
+        position    INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        reason      TEXT,
+        result      TEXT,
+        queued_at   INTEGER NOT NULL,
+        sent_at     INTEGER,
+        finished_at INTEGER,
+        expires_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (command_id, endpoint)
+      );
+      CREATE INDEX fleet_command_devices_state ON fleet_command_devices (command_id, state, position);
+      CREATE INDEX fleet_command_devices_endpoint ON fleet_command_devices (endpoint, state);
+    `,
+  },
 ];
 
 /** Applies the pending migrations; returns the versions applied. Refuses a database from a newer release. */

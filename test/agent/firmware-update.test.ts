@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { FirmwareState as S, UpdateResult as R } from '../../protocol/firmware/index.js';
@@ -176,7 +176,9 @@ describe('Object 5 on the agent: state machine, verification, A/B install', () =
     device.firmware.writeAutoUpgrade(false);
     await device.write('/5/0/1', uri);
     // The cut leaves Downloading persisted and a partial file; the device has lost power before the retry.
-    await waitFor('the first request ended', () => server.requests.some((r) => r.path === path && r.bytes > 0));
+    // Bytes the server sent are not yet bytes on the device's disk: wait for the partial file itself.
+    const part = join(dir.path, 'agent', 'firmware', 'download.part');
+    await waitFor('part of the image on disk', () => server.requests.some((r) => r.path === path && r.bytes > 0) && existsSync(part) && statSync(part).size > 0);
     device.powerCut();
     await settled(S.DOWNLOADED);
     const ranged = server.requests.filter((r) => r.path === path && r.range);

@@ -5,41 +5,8 @@ import type { Gateway } from '../../gateway/gateway.js';
 import type { SimulatedFleet } from '../../simulators/fleet.js';
 import { runCli } from '../support/cli.js';
 import { startGateway, tempDir, testIdentities } from '../support/harness.js';
+import { followEvents } from '../support/events.js';
 import { IMAGE, startFirmwareFleet, versions } from '../support/rollouts.js';
-
-interface Sse {
-  events: { type: string; data: Record<string, unknown> }[];
-  close(): void;
-}
-
-/** Follows the gateway's server-sent events as a portal would. */
-async function follow(url: string): Promise<Sse> {
-  const controller = new AbortController();
-  const res = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
-  const events: Sse['events'] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const type = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (type && data) events.push({ type, data: JSON.parse(data) as Record<string, unknown> });
-        }
-      }
-    } catch {
-      // aborted by close()
-    }
-  })();
-  return { events, close: () => controller.abort() };
-}
 
 describe('firmware and rollouts from the operator CLI, with progress on the event stream', () => {
   const dir = tempDir();
@@ -73,7 +40,7 @@ describe('firmware and rollouts from the operator CLI, with progress on the even
     const list = await cli('firmware', 'list');
     assert.match(list.stdout, /^sensor@1\.1\.0\s+64\.0 KiB/m);
 
-    const stream = await follow(`${gateway.apiUrl}/api/v1/events`);
+    const stream = await followEvents(`${gateway.apiUrl}/api/v1/events`);
     try {
       const created = await cli('rollout', 'create', '--firmware', firmware.id, '--target', 'all', '--canary', '1', '--batch', '1', '--json');
       assert.equal(created.status, 0, created.stderr);

@@ -1,3 +1,4 @@
+// test: run alone (scenario A rolls firmware out to 200 simulated devices)
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Gateway } from '../../gateway/gateway.js';

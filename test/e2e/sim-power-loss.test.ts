@@ -1,3 +1,4 @@
+// test: run alone (a simulator process killed and restarted mid-rollout, on timers)
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 
 /** A free TCP port on loopback (bind to 0, read it back, release it). */
 export async function freePort(): Promise<number> {
@@ -11,4 +12,13 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A free UDP port on loopback (bind to 0, read it back, release it). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
 }

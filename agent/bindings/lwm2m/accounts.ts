@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { CoapPeerAddress } from '../../../common/coap/coap-client.js';
+import type { CoapNode } from '../../../common/coap/coap-node.js';
 import { SecurityResource, ServerResource } from '../../../protocol/model/objects/index.js';
 import type { AgentObjects } from '../../objects/index.js';
 
@@ -89,4 +90,9 @@ export async function resolvePeer(address: CoapServerAddress, family: 4 | 6): Pr
 export function samePeer(a: CoapPeerAddress, b: CoapPeerAddress): boolean {
   const plain = (s: string) => s.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
   return a.port === b.port && plain(a.address) === plain(b.address);
+}
+
+/** The address family of a node's socket: a server's host name is looked up in it. */
+export function familyOf(node: CoapNode): 4 | 6 {
+  return /^coap:\/\/\[/.test(node.url) ? 6 : 4;
 }

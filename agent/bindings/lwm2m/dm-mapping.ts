@@ -155,23 +155,29 @@ export function attributesOf(query: readonly string[]): { attributes: Notificati
 }
 
 /**
+ * The format several values go in when the request names none: TLV for LwM2M (every server of
+ * every version reads it), SenML for plain CoAP (RFC 8428, the CoRE format).
+ */
+export type MultipleValueFormat = number;
+
+/**
  * The format of a read or notification (LwM2M 1.1 Transport §6.4 leaves it to the client when
  * there is no Accept):
  * - Accept: what chooseContentFormat makes of it (undefined → 4.06);
  * - no Accept, one value at the resource (instance) path asked for: text/plain, or
  *   application/octet-stream for an opaque one;
- * - no Accept otherwise: TLV, which every server of every LwM2M version reads.
+ * - no Accept otherwise: `multiple` (TLV unless the binding says otherwise).
  */
-export function readFormat(accept: number | undefined, path: LwM2mPath, content: readonly LwM2mRecord[]): number | undefined {
+export function readFormat(accept: number | undefined, path: LwM2mPath, content: readonly LwM2mRecord[], multiple: MultipleValueFormat = LwM2mContentFormat.TLV): number | undefined {
   if (accept !== undefined) return chooseContentFormat(accept, path, { lwm2mVersion: '1.1' });
   const single = content.length === 1 && content[0]!.path.equals(path) && (path.isResource() || path.isResourceInstance());
   if (single) return content[0]!.type === 'opaque' ? LwM2mContentFormat.OPAQUE : LwM2mContentFormat.TEXT;
-  return LwM2mContentFormat.TLV;
+  return multiple;
 }
 
 /** Records in the format for `accept`; a format that cannot carry them is 4.06 when asked for. */
-export function contentReply(code: ResultCode, accept: number | undefined, path: LwM2mPath, content: readonly LwM2mRecord[]): Reply {
-  const format = readFormat(accept, path, content);
+export function contentReply(code: ResultCode, accept: number | undefined, path: LwM2mPath, content: readonly LwM2mRecord[], multiple?: MultipleValueFormat): Reply {
+  const format = readFormat(accept, path, content, multiple);
   if (format === undefined) return errorReply(ResultCode.NOT_ACCEPTABLE, `content format ${accept} is not one this client answers ${path} in`);
   try {
     return { code, contentFormat: format, payload: encodeContent(format, content, path) };
@@ -182,12 +188,12 @@ export function contentReply(code: ResultCode, accept: number | undefined, path:
 }
 
 /** The answer to an operation the object tree performed. */
-export function resultReply(op: Operation, result: OperationResult, accept: number | undefined): Reply {
+export function resultReply(op: Operation, result: OperationResult, accept: number | undefined, multiple?: MultipleValueFormat): Reply {
   if (!isSuccess(result.code)) return errorReply(result.code, result.message);
   switch (op.kind) {
     case 'read':
     case 'observe':
-      return contentReply(result.code, accept, op.path, result.content ?? []);
+      return contentReply(result.code, accept, op.path, result.content ?? [], multiple);
     case 'discover':
       return { code: result.code, contentFormat: LwM2mContentFormat.LINK, payload: encodeLinks(result.links ?? []) };
     case 'create':

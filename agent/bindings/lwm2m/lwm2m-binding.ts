@@ -1,35 +1,23 @@
 import type { ObserveWriteStream, OutgoingMessage } from 'coap';
 import { backoffDelay, sleep } from '../../../common/backoff.js';
-import { CoapTimeoutError, type CoapPeerAddress, type CoapRequestSpec, type CoapResponse, type CoapTransmission } from '../../../common/coap/coap-client.js';
+import { CoapTimeoutError, type CoapPeerAddress, type CoapRequestSpec, type CoapResponse } from '../../../common/coap/coap-client.js';
 import { CoapNode } from '../../../common/coap/coap-node.js';
 import type { CoapRequest } from '../../../common/coap/coap-router.js';
-import type { Logger } from '../../../common/logger.js';
 import { formatLinks } from '../../../protocol/lwm2m/index.js';
-import { isSuccess, ResultCode, type Operation } from '../../../protocol/model/index.js';
+import { ResultCode } from '../../../protocol/model/index.js';
 import { ServerResource } from '../../../protocol/model/objects/index.js';
-import type { AgentObjects } from '../../objects/index.js';
-import type { Notification, ObservationManager } from '../../observation/observation-manager.js';
-import type { AgentBinding, BindingEvents } from '../binding.js';
-import { bootstrapServerAddress, lwm2mServerAccount, resolvePeer, samePeer, type Lwm2mServerAccount } from './accounts.js';
+import type { Notification } from '../../observation/observation-manager.js';
+import type { AgentBinding } from '../binding.js';
+import { bootstrapServerAddress, familyOf, lwm2mServerAccount, resolvePeer, samePeer, type Lwm2mServerAccount } from './accounts.js';
+import { openBindingNode, type CoapAgentBindingOptions } from './binding-node.js';
 import { bootstrapReply } from './bootstrap-interface.js';
-import { dropRequest, errorReply, isObserveStream, requestView, sendReply, type Reply } from './coap-reply.js';
-import { operationOf, resultReply } from './dm-mapping.js';
+import { dropRequest, errorReply, requestView, sendReply, type Reply } from './coap-reply.js';
+import { DmRequests } from './dm-requests.js';
+import { UpdateSchedule } from './update-schedule.js';
 import { ObserveStreams } from './observe-streams.js';
-import { bootstrapRequest, deregisterRequest, LWM2M_VERSION, registerRequest, updateRequest } from './registration-requests.js';
+import { bootstrapRequest, deregisterRequest, diagnosticOf, LWM2M_VERSION, registerRequest, updateRequest } from './registration-requests.js';
 
-export interface Lwm2mBindingOptions {
-  endpoint: string;
-  objects: AgentObjects;
-  observations: ObservationManager;
-  reconnect: { minDelayMs: number; maxDelayMs: number };
-  events: BindingEvents;
-  log: Logger;
-  /** A CoAP node to run on; its owner closes it. Without one the binding binds its own at `listen` and closes it on stop. */
-  node?: CoapNode;
-  /** Where to bind the binding's own node (default 0.0.0.0, a free port: a device's ephemeral source port). */
-  listen?: { host: string; port: number };
-  /** CoAP retransmission of the binding's own node (tests shorten it). */
-  transmission?: CoapTransmission;
+export interface Lwm2mBindingOptions extends CoapAgentBindingOptions {
   /** Register in queue mode (the `Q` parameter); default: whether the Server object's binding (/1/x/7) has a `Q`. */
   queueMode?: boolean;
   /** Queue mode: how long the client listens after it last sent something (default CoAP MAX_TRANSMIT_WAIT, 93 s). */
@@ -100,9 +88,9 @@ export class Lwm2mBinding implements AgentBinding {
   private dmPeer: CoapPeerAddress | undefined;
   private bootstrapping: BootstrapSession | undefined;
   private awakeUntil = 0;
-  private updateRequested = false;
-  private wakeForUpdate: (() => void) | undefined;
+  private readonly updates = new UpdateSchedule();
   private readonly streams: ObserveStreams;
+  private readonly dm: DmRequests;
   private readonly requestTimeoutMs: number;
 
   constructor(private readonly opts: Lwm2mBindingOptions) {
@@ -112,6 +100,15 @@ export class Lwm2mBinding implements AgentBinding {
       log: opts.log,
       sent: () => this.spoke(),
       maxStored: opts.maxStoredNotifications ?? 100,
+    });
+    this.dm = new DmRequests({
+      objects: opts.objects,
+      streams: this.streams,
+      log: opts.log,
+      closed: () => this.closed,
+      answered: () => this.spoke(),
+      // The object list changed: the server hears of it with an Update (1.1 Core §6.2.2).
+      objectsChanged: () => this.registrationUpdate(),
     });
   }
 
@@ -147,8 +144,7 @@ export class Lwm2mBinding implements AgentBinding {
 
   registrationUpdate(): void {
     if (!this.isRegistered) return;
-    this.updateRequested = true;
-    this.wakeForUpdate?.();
+    this.updates.request();
   }
 
   notify(notification: Notification): void {
@@ -191,15 +187,8 @@ export class Lwm2mBinding implements AgentBinding {
     }
   }
 
-  private async openNode(): Promise<CoapNode> {
-    if (this.opts.node) {
-      this.opts.node.fallback((req, res) => this.dispatch(req, res));
-      return this.opts.node;
-    }
-    const listen = this.opts.listen ?? { host: '0.0.0.0', port: 0 };
-    const node = await CoapNode.bind({ ...listen, log: this.opts.log, ...(this.opts.transmission ? { transmission: this.opts.transmission } : {}) });
-    node.fallback((req, res) => this.dispatch(req, res));
-    return node;
+  private openNode(): Promise<CoapNode> {
+    return openBindingNode(this.opts, (req, res) => this.dispatch(req, res));
   }
 
   /** Client-Initiated Bootstrap (1.1 Core §5.2.3): ask, serve the bootstrap server, until its Bootstrap-Finish. */
@@ -271,13 +260,13 @@ export class Lwm2mBinding implements AgentBinding {
       };
       this.registration = registration;
       this.isRegistered = true;
-      this.updateRequested = false;
+      this.updates.clear();
       this.spoke();
       registered();
       log.info({ server: account.uri, location: `/${location.join('/')}`, lifetime: account.lifetime, queueMode }, 'registered');
       this.opts.events.registered();
       for (;;) {
-        await this.untilUpdateDue(registration);
+        await this.updates.due(registration.lifetime, this.stopping.signal, this.opts.updateIntervalMs);
         if (this.stopping.signal.aborted) return 'stopped';
         if ((await this.update(node, registration)) === 'register again') {
           reason = 'registration update refused';
@@ -291,7 +280,7 @@ export class Lwm2mBinding implements AgentBinding {
       const wasRegistered = this.isRegistered;
       this.isRegistered = false;
       this.dmPeer = undefined;
-      this.wakeForUpdate = undefined;
+      this.updates.detach();
       if (!this.stopping.signal.aborted) {
         this.registration = undefined;
         this.streams.closeAll();
@@ -307,7 +296,7 @@ export class Lwm2mBinding implements AgentBinding {
    */
   private async update(node: CoapNode, registration: Registration): Promise<'updated' | 'register again'> {
     const { log, objects } = this.opts;
-    this.updateRequested = false;
+    this.updates.clear();
     const account = lwm2mServerAccount(objects);
     if (!account) {
       log.info('the DM server account is gone');
@@ -343,27 +332,6 @@ export class Lwm2mBinding implements AgentBinding {
     return 'updated';
   }
 
-  /** Resolves when an Update is due: before the lifetime runs out, on request, or on stop. */
-  private untilUpdateDue(registration: Registration): Promise<void> {
-    const signal = this.stopping.signal;
-    const lifetimeMs = registration.lifetime * 1000;
-    // At 90 % of the lifetime or 10 s before it ends, whichever is earlier; never before half of it.
-    let delay = Math.max(lifetimeMs / 2, Math.min(lifetimeMs * 0.9, lifetimeMs - 10_000));
-    if (this.opts.updateIntervalMs !== undefined) delay = Math.min(delay, this.opts.updateIntervalMs);
-    return new Promise<void>((resolve) => {
-      if (this.updateRequested || signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        if (this.wakeForUpdate === done) this.wakeForUpdate = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.min(delay, 2 ** 31 - 1));
-      this.wakeForUpdate = done;
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
   /** A request of the client's own; in queue mode the client listens from the moment it sends. */
   private request(node: CoapNode, peer: CoapPeerAddress, spec: CoapRequestSpec): Promise<CoapResponse> {
     this.spoke();
@@ -392,13 +360,13 @@ export class Lwm2mBinding implements AgentBinding {
     const bootstrap = this.bootstrapping;
     if (bootstrap && samePeer(bootstrap.peer, req.peer)) {
       bootstrap.touch();
-      return this.answer(req, res, () => bootstrapReply(requestView(req), this.opts.objects, () => this.finishBootstrap(), LWM2M_VERSION));
+      return this.dm.answer(req, res, () => bootstrapReply(requestView(req), this.opts.objects, () => this.finishBootstrap(), LWM2M_VERSION));
     }
     if (this.asleep) {
       this.opts.log.debug({ method: req.method, path: req.path.join('/') }, 'asleep: request not answered');
       return dropRequest(res);
     }
-    if (this.dmPeer && samePeer(this.dmPeer, req.peer)) return this.serveDm(req, res);
+    if (this.dmPeer && samePeer(this.dmPeer, req.peer)) return this.dm.serve(req, res);
     sendReply(res, errorReply(ResultCode.UNAUTHORIZED, 'not a server of this client'));
   }
 
@@ -412,57 +380,4 @@ export class Lwm2mBinding implements AgentBinding {
     setImmediate(() => session?.finish());
     return { code: ResultCode.CHANGED };
   }
-
-  /** Device Management & Information Reporting (1.1 Core §6.3, §6.4), as the DM server. */
-  private serveDm(req: CoapRequest, res: OutgoingMessage | ObserveWriteStream): Promise<void> {
-    return this.answer(req, res, async () => {
-      const mapped = operationOf(requestView(req), { nextInstanceId: (id) => this.opts.objects.tree.object(id)?.nextInstanceId() });
-      if ('reply' in mapped) return mapped.reply;
-      return this.perform(mapped.operation, mapped.accept, res);
-    });
-  }
-
-  private async perform(op: Operation, accept: number | undefined, res: OutgoingMessage | ObserveWriteStream): Promise<Reply | undefined> {
-    const { tree } = this.opts.objects;
-    switch (op.kind) {
-      case 'observe':
-        if (isObserveStream(res)) return this.streams.observe(res, op.path, accept);
-        return resultReply({ kind: 'read', path: op.path }, await tree.handle({ kind: 'read', path: op.path }, 'server'), accept);
-      case 'cancel-observe': {
-        // RFC 7641 §3.6: a GET with Observe 1 ends the observation and is answered as a GET.
-        this.streams.cancel(op.path);
-        const read: Operation = { kind: 'read', path: op.path };
-        return resultReply(read, await tree.handle(read, 'server'), accept);
-      }
-      default: {
-        const result = await tree.handle(op, 'server');
-        // The object list changed: the server hears of it with an Update (1.1 Core §6.2.2).
-        if ((op.kind === 'create' || op.kind === 'delete') && isSuccess(result.code)) setImmediate(() => this.registrationUpdate());
-        return resultReply(op, result, accept);
-      }
-    }
-  }
-
-  /** Sends what `produce` answers (undefined: it answered on an observe stream itself); an exception is 5.00. */
-  private async answer(req: CoapRequest, res: OutgoingMessage | ObserveWriteStream, produce: () => Promise<Reply | undefined>): Promise<void> {
-    let reply: Reply | undefined;
-    try {
-      reply = await produce();
-    } catch (err) {
-      this.opts.log.error({ err }, 'LwM2M request failed');
-      reply = errorReply(ResultCode.INTERNAL_SERVER_ERROR, 'internal error');
-    }
-    if (this.closed) return dropRequest(res);
-    if (reply) sendReply(res, reply, req.option('Block2'));
-    this.spoke();
-  }
-}
-
-function familyOf(node: CoapNode): 4 | 6 {
-  return /^coap:\/\/\[/.test(node.url) ? 6 : 4;
-}
-
-function diagnosticOf(response: CoapResponse): string {
-  const text = response.payload.subarray(0, 200).toString('utf8');
-  return /^[\x20-\x7e]+$/.test(text) ? ` (${text})` : '';
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../../../common/logger.js';
 import { isSuccess, type LwM2mPath } from '../../../protocol/model/index.js';
 import type { Notification, ObservationManager } from '../../observation/observation-manager.js';
 import { errorReply, sendNotification, type Reply } from './coap-reply.js';
-import { contentReply } from './dm-mapping.js';
+import { contentReply, type MultipleValueFormat } from './dm-mapping.js';
 
 interface Entry {
   id: string;
@@ -19,6 +19,8 @@ export interface ObserveStreamsOptions {
   sent(): void;
   /** Notifications kept while the client sleeps, oldest dropped first. */
   maxStored: number;
+  /** The format of several values when the GET named none (dm-mapping `readFormat`). */
+  multipleFormat?: MultipleValueFormat;
 }
 
 /**
@@ -48,7 +50,7 @@ export class ObserveStreams {
     // The manager replaced any earlier observation of the path: its stream goes too.
     const previous = this.byPath.get(path.toString());
     if (previous) this.detach(previous);
-    const first = contentReply(result.code, accept, path, result.content ?? []);
+    const first = contentReply(result.code, accept, path, result.content ?? [], this.opts.multipleFormat);
     if (!isSuccess(first.code)) {
       this.opts.observations.cancel(path);
       return first;
@@ -79,7 +81,7 @@ export class ObserveStreams {
   send(notification: Notification): void {
     const entry = this.byId.get(notification.observationId);
     if (!entry) return;
-    const reply = contentReply('2.05', entry.accept, entry.path, notification.content);
+    const reply = contentReply('2.05', entry.accept, entry.path, notification.content, this.opts.multipleFormat);
     if (!isSuccess(reply.code)) {
       this.opts.log.warn({ path: entry.path.toString(), code: reply.code }, 'notification could not be encoded');
       return;

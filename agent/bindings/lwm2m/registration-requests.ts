@@ -1,4 +1,4 @@
-import type { CoapRequestSpec } from '../../../common/coap/coap-client.js';
+import type { CoapRequestSpec, CoapResponse } from '../../../common/coap/coap-client.js';
 import { encodeUint } from '../../../protocol/coap/index.js';
 import { encodeLinks, LwM2mContentFormat } from '../../../protocol/lwm2m/index.js';
 import type { Link } from '../../../protocol/model/index.js';
@@ -57,4 +57,10 @@ export function deregisterRequest(location: readonly string[]): CoapRequestSpec 
 /** Bootstrap-Request (§5.2.7, Transport §6.1): `POST /bs?ep=…`, with `pct=` when a preferred format is set. */
 export function bootstrapRequest(endpoint: string, preferredContentFormat?: number): CoapRequestSpec {
   return { method: 'POST', path: ['bs'], query: [`ep=${endpoint}`, ...(preferredContentFormat === undefined ? [] : [`pct=${preferredContentFormat}`])] };
+}
+
+/** An answer's diagnostic payload for a log line or an error message, when it is printable text. */
+export function diagnosticOf(response: CoapResponse): string {
+  const text = response.payload.subarray(0, 200).toString('utf8');
+  return /^[\x20-\x7e]+$/.test(text) ? ` (${text})` : '';
 }

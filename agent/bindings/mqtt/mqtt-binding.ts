@@ -21,6 +21,7 @@ import { topicFor } from '../../../protocol/mqtt/topics.js';
 import { applyBootstrapWrite, bootstrapDeleteAll } from '../../objects/bootstrap.js';
 import type { Radio } from '../../host/host-adapter.js';
 import type { AgentObjects } from '../../objects/index.js';
+import type { RecentRequests } from '../../state/recent-requests.js';
 import type { Notification, ObservationManager } from '../../observation/observation-manager.js';
 import type { AgentBinding, BindingEvents } from '../binding.js';
 import { ConnectionRefusedError, connectOnce } from './connect.js';
@@ -38,6 +39,8 @@ export interface MqttBindingOptions {
   /** The device's radio, when its host has one: connections go through it. */
   radio?: Radio;
   maxMessageBytes?: number;
+  /** Answers by request id: a request sent again with the same id is answered, not executed twice. */
+  recentRequests?: RecentRequests;
 }
 
 const LWM2M_VERSION = '1.1';
@@ -223,12 +226,21 @@ export class MqttBinding implements AgentBinding {
       this.opts.log.warn({ reason: err instanceof MessageDecodeError ? err.reason : String(err) }, 'dropped a malformed request');
       return;
     }
+    const perform = async (): Promise<OperationResult> => {
+      try {
+        return await this.perform(request.id, request.operation);
+      } catch (err) {
+        this.opts.log.error({ err, op: request.operation.kind }, 'request failed');
+        return { code: ResultCode.INTERNAL_SERVER_ERROR, message: 'internal error' };
+      }
+    };
     let result: OperationResult;
-    try {
-      result = await this.perform(request.id, request.operation);
-    } catch (err) {
-      this.opts.log.error({ err, op: request.operation.kind }, 'request failed');
-      result = { code: ResultCode.INTERNAL_SERVER_ERROR, message: 'internal error' };
+    if (this.opts.recentRequests) {
+      const answer = await this.opts.recentRequests.answer(request.id, request.operation, perform);
+      result = answer.result;
+      if (answer.repeated) this.opts.log.info({ id: request.id, op: request.operation.kind, path: request.operation.path.toString() }, 'answered a repeated request from memory without executing it again');
+    } else {
+      result = await perform();
     }
     await this.publishBounded(client, topicFor(this.opts.endpoint, 'res'), encodeResponseMessage({ id: request.id, result }), () =>
       encodeResponseMessage({ id: request.id, result: { code: ResultCode.REQUEST_ENTITY_TOO_LARGE, message: 'response exceeds the message size limit' } }),

@@ -39,7 +39,7 @@ function operationRoute(bodyProperties: Record<string, unknown>, required: strin
  * The JSON value(s) of a write become records typed by the object definitions (or by an
  * explicit `type` for objects the registry does not know).
  */
-function writeContent(path: LwM2mPath, value: unknown, explicitType: ResourceType | undefined): LwM2mRecord[] {
+export function writeContent(path: LwM2mPath, value: unknown, explicitType: ResourceType | undefined): LwM2mRecord[] {
   if (!path.isResource() && !path.isResourceInstance()) {
     throw new ApiError(400, 'invalid_path', 'write takes a resource or resource-instance path, e.g. /1/0/1');
   }

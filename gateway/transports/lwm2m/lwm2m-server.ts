@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { OutgoingMessage } from 'coap';
-import { CoapTimeoutError, type CoapClient, type CoapPeerAddress, type CoapResponse, type Observation } from '../../../common/coap/coap-client.js';
+import type { CoapClient, CoapPeerAddress, Observation } from '../../../common/coap/coap-client.js';
 import type { Logger } from '../../../common/logger.js';
 import { ContentDecodeError, decodeLinks, LwM2mContentFormat } from '../../../protocol/lwm2m/index.js';
 import { decodeUint } from '../../../protocol/coap/index.js';
-import { ResultCode, type Link, type Operation, type OperationResult } from '../../../protocol/model/index.js';
+import type { Link, Operation, OperationResult } from '../../../protocol/model/index.js';
 import { respond, respondError } from '../../../common/coap/coap-response.js';
 import type { CoapRequest } from '../../../common/coap/coap-router.js';
 import { DeviceLinkError, type DeviceLink, type DeviceSessionHandler, type SendOptions } from '../../device-link.js';
-import { decodeRecords, requestOf, resultOf, type ClientProfile } from './operation-mapping.js';
+import { DmExchange, type DmTarget } from './dm-exchange.js';
 import { parseRegister, parseUpdate, RegistrationError, type RegistrationParams } from './registration.js';
 
 export interface Lwm2mServerOptions {
@@ -50,10 +50,12 @@ export class Lwm2mServer implements DeviceLink {
   private readonly byId = new Map<string, Registration>();
   private readonly byEndpoint = new Map<string, Registration>();
   private readonly now: () => number;
+  private readonly dm: DmExchange;
   private closed = false;
 
   constructor(private readonly opts: Lwm2mServerOptions) {
     this.now = opts.now ?? Date.now;
+    this.dm = new DmExchange({ client: opts.client, handler: opts.handler, log: opts.log });
   }
 
   /** The CoAP handler of the `rd` route. */
@@ -204,8 +206,7 @@ export class Lwm2mServer implements DeviceLink {
     clearTimeout(registration.sleepTimer);
     this.byId.delete(registration.id);
     if (this.byEndpoint.get(registration.endpoint) === registration) this.byEndpoint.delete(registration.endpoint);
-    for (const obs of registration.observations.values()) void obs.cancel();
-    registration.observations.clear();
+    DmExchange.forgetObservations(registration);
     for (const h of registration.held.splice(0)) h.fail(new DeviceLinkError('unreachable', registration.endpoint, `${registration.endpoint}: ${reason}`));
     if (notify) this.opts.handler.deregistered(registration.endpoint, reason);
   }
@@ -236,16 +237,19 @@ export class Lwm2mServer implements DeviceLink {
     if (!registration) throw new DeviceLinkError('unreachable', endpoint, `${endpoint} is not registered`);
     const deadline = this.now() + options.timeoutMs;
     if (!this.isAwake(registration)) await this.waitForWake(registration, options);
-    const remaining = Math.max(1, deadline - this.now());
-    try {
-      const result = await this.exchange(registration, operation, { timeoutMs: remaining, ...(options.signal ? { signal: options.signal } : {}) });
-      return result;
-    } catch (err) {
-      if (err instanceof CoapTimeoutError) throw new DeviceLinkError('timeout', endpoint, `${endpoint} did not answer within ${options.timeoutMs} ms`);
-      if (err instanceof DeviceLinkError) throw err;
-      if (options.signal?.aborted) throw new DeviceLinkError('cancelled', endpoint, 'request cancelled');
-      throw new DeviceLinkError('unreachable', endpoint, `${endpoint}: ${(err as Error).message}`);
-    }
+    return this.dm.send(this.targetOf(registration), operation, options, Math.max(1, deadline - this.now()));
+  }
+
+  private targetOf(registration: Registration): DmTarget {
+    return {
+      id: registration.id,
+      endpoint: registration.endpoint,
+      peer: registration.peer,
+      profile: { lwm2mVersion: registration.params.lwm2mVersion, announced: registration.params.announcedFormats, rootPath: registration.params.rootPath },
+      observations: registration.observations,
+      current: () => this.byId.get(registration.id) === registration,
+      answered: () => this.seenResponse(registration),
+    };
   }
 
   private waitForWake(registration: Registration, options: SendOptions): Promise<void> {
@@ -273,57 +277,6 @@ export class Lwm2mServer implements DeviceLink {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       registration.held.push(entry);
     });
-  }
-
-  private async exchange(registration: Registration, operation: Operation, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<OperationResult> {
-    const profile: ClientProfile = {
-      lwm2mVersion: registration.params.lwm2mVersion,
-      announced: registration.params.announcedFormats,
-      rootPath: registration.params.rootPath,
-    };
-    const spec = requestOf(operation, profile);
-    const key = operation.path.toString();
-    if (operation.kind === 'observe') {
-      const endpoint = registration.endpoint;
-      const observationId = `${registration.id}:${key}`;
-      const previous = registration.observations.get(key);
-      let sequence = 0;
-      const observation = await this.opts.client.observe(registration.peer, spec, opts, (notification) => this.notification(registration, operation, observationId, ++sequence, notification));
-      this.seenResponse(registration);
-      if (observation.established) {
-        registration.observations.set(key, observation);
-        if (previous) void previous.cancel();
-      }
-      this.opts.log.debug({ endpoint, path: key, established: observation.established }, 'observation requested');
-      return resultOf(operation, observation.response, profile);
-    }
-    if (operation.kind === 'cancel-observe') {
-      const observation = registration.observations.get(key);
-      if (!observation) return { code: ResultCode.NOT_FOUND, message: 'no such observation' };
-      registration.observations.delete(key);
-      const answer = await observation.cancel(opts);
-      this.seenResponse(registration);
-      return answer && answer.success ? { code: ResultCode.CONTENT } : { code: ResultCode.CONTENT, message: 'observation forgotten; the client did not confirm' };
-    }
-    const response = await this.opts.client.request(registration.peer, spec, opts);
-    this.seenResponse(registration);
-    return resultOf(operation, response, profile);
-  }
-
-  private notification(registration: Registration, operation: Operation, observationId: string, sequence: number, response: CoapResponse): void {
-    if (this.byId.get(registration.id) !== registration) return;
-    this.seenResponse(registration);
-    if (!response.success || response.option('Observe') === undefined) {
-      registration.observations.delete(operation.path.toString());
-      this.opts.log.info({ endpoint: registration.endpoint, path: operation.path.toString(), code: response.code }, 'the client ended an observation');
-      if (!response.success) return;
-    }
-    try {
-      const content = decodeRecords(operation.path, response);
-      this.opts.handler.notified(registration.endpoint, { observationId, path: operation.path, sequence, content });
-    } catch (err) {
-      this.opts.log.warn({ endpoint: registration.endpoint, path: operation.path.toString(), reason: (err as Error).message }, 'dropped a notification that could not be decoded');
-    }
   }
 
   /** Any answer from a queue-mode client restarts its awake window. */

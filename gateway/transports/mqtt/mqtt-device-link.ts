@@ -27,7 +27,8 @@ export class MqttDeviceLink implements DeviceLink {
     if (!this.isConnected(endpoint)) {
       throw new DeviceLinkError('unreachable', endpoint, `${endpoint} is not connected`);
     }
-    const id = randomUUID();
+    const id = options.requestId ?? randomUUID();
+    if (this.pending.has(id)) throw new DeviceLinkError('protocol', endpoint, `a request with id ${id} is already in flight`);
     const payload = Buffer.from(encodeRequestMessage({ id, operation }));
     const answer = this.pending.wait(id, endpoint, options.timeoutMs, options.signal);
     this.broker.publish(

@@ -16,6 +16,11 @@ export class PendingRequests {
 
   wait(id: string, endpoint: string, timeoutMs: number, signal?: AbortSignal): Promise<OperationResult> {
     return new Promise((resolve, reject) => {
+      // A caller-chosen id (fleet commands) must not silently replace a request still waiting.
+      if (this.pending.has(id)) {
+        reject(new DeviceLinkError('protocol', endpoint, `a request with id ${id} is already in flight`));
+        return;
+      }
       const timer = setTimeout(() => {
         this.settle(id)?.reject(new DeviceLinkError('timeout', endpoint, `no answer from ${endpoint} within ${timeoutMs} ms`));
       }, timeoutMs);
@@ -46,6 +51,10 @@ export class PendingRequests {
 
   failAll(reason: string): void {
     for (const [id, entry] of this.pending) this.settle(id)?.reject(new DeviceLinkError('unreachable', entry.endpoint, reason));
+  }
+
+  has(id: string): boolean {
+    return this.pending.has(id);
   }
 
   get size(): number {

@@ -1,0 +1,23 @@
+import { createPublicKey } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * `GET /api/v1/firmware/trust-anchor`: the public half of the operator's firmware-signing key,
+ * for devices that get it by configuration rather than at bootstrap (plain CoAP agents:
+ * `firmwareTrustAnchor`). Public by nature; the private key never leaves the data directory.
+ */
+export function trustAnchorRoutes(app: FastifyInstance, spkiDer: Uint8Array): void {
+  const key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+  const body = { algorithm: 'Ed25519', spkiDer: Buffer.from(spkiDer).toString('base64'), pem: key.export({ format: 'pem', type: 'spki' }).toString() };
+  app.get(
+    '/api/v1/firmware/trust-anchor',
+    {
+      schema: {
+        response: {
+          200: { type: 'object', required: ['algorithm', 'spkiDer', 'pem'], properties: { algorithm: { type: 'string' }, spkiDer: { type: 'string' }, pem: { type: 'string' } } },
+        },
+      },
+    },
+    async () => body,
+  );
+}
