@@ -14,6 +14,7 @@ import { firmwareResource } from './coap/firmware-resource.js';
 import { BootstrapServer } from './transports/lwm2m/bootstrap-server.js';
 import { Lwm2mServer } from './transports/lwm2m/lwm2m-server.js';
 import { CoapAddressError, CoapDeviceLink } from './transports/coap/coap-device-link.js';
+import { ManagedCoapDevices } from './store/managed-coap-devices.js';
 import { ApiError } from './api/errors.js';
 import { ResourceDirectory } from './transports/coap/resource-directory.js';
 import { WellKnownCore } from './transports/coap/well-known-core.js';
@@ -116,6 +117,8 @@ export class Gateway {
       events.subscribe((event) => {
         if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
       });
+      const managedCoap = new ManagedCoapDevices(db);
+      if (coapDevices) restoreManagedCoapDevices(coapDevices, managedCoap, sessions, log);
       const devices = new DeviceService(repository, commands, events, log.child({ component: 'devices' }));
       let apiBaseUrl = '';
       rollouts = new RolloutEngine({
@@ -152,7 +155,7 @@ export class Gateway {
         fleetCommands,
         firmwareOptions: { maxImageBytes: config.firmware.maxImageBytes, vendor: config.firmware.vendor },
         firmwareTrustAnchor: operatorKey.trustAnchor,
-        ...(coapDevices ? { coapDevices: coapDeviceManager(coapDevices, config) } : {}),
+        ...(coapDevices ? { coapDevices: coapDeviceManager(coapDevices, managedCoap, config) } : {}),
         log: log.child({ component: 'api' }),
         version: EDGEDM_VERSION,
       });
@@ -220,17 +223,32 @@ export class Gateway {
 }
 
 /** Manage-by-address for the API: the registry's lifetime is how often such a device is probed. */
-function coapDeviceManager(link: CoapDeviceLink, config: GatewayConfig): CoapDeviceManager {
+function coapDeviceManager(link: CoapDeviceLink, managed: ManagedCoapDevices, config: GatewayConfig): CoapDeviceManager {
   return {
     manage: async (endpoint, address) => {
+      const lifetime = config.devices.lifetimeSeconds;
       try {
-        await link.manage(endpoint, address, { timeoutMs: config.devices.requestTimeoutMs, lifetimeSeconds: config.devices.lifetimeSeconds });
+        await link.manage(endpoint, address, { timeoutMs: config.devices.requestTimeoutMs, lifetimeSeconds: lifetime });
       } catch (err) {
         if (err instanceof CoapAddressError) throw new ApiError(400, 'invalid_address', err.message);
         throw err;
       }
+      // Kept, so that a restarted gateway manages it again without the operator.
+      managed.save({ endpoint, address, lifetime, managedAt: Date.now() });
     },
   };
+}
+
+/** Devices managed by address before a restart: managed again, unless decommissioned since. */
+function restoreManagedCoapDevices(link: CoapDeviceLink, managed: ManagedCoapDevices, sessions: DeviceSessions, log: Logger): void {
+  for (const device of managed.all()) {
+    if (!sessions.admit(device.endpoint)) {
+      managed.remove(device.endpoint);
+      log.info({ endpoint: device.endpoint }, 'CoAP device managed by address is decommissioned: no longer managed');
+      continue;
+    }
+    link.restore(device.endpoint, device.address, device.lifetime);
+  }
 }
 
 function isWildcardAddress(host: string): boolean {

@@ -163,6 +163,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX fleet_command_devices_endpoint ON fleet_command_devices (endpoint, state);
     `,
   },
+  {
+    version: 4,
+    name: 'plain CoAP devices managed by their address',
+    sql: `
+      CREATE TABLE coap_managed_devices (
+        endpoint   TEXT PRIMARY KEY REFERENCES devices (endpoint) ON DELETE CASCADE,
+        address    TEXT NOT NULL,
+        lifetime   INTEGER NOT NULL,
+        managed_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies the pending migrations; returns the versions applied. Refuses a database from a newer release. */

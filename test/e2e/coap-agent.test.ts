@@ -181,4 +181,26 @@ describe('a plain CoAP device the gateway manages by its address', () => {
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /^error: .*coap:\/\//m);
   });
+
+  test('a gateway restart keeps it managed: probed at start, online and answering without the operator', async () => {
+    const ep = identity!.endpoint;
+    await gateway.close();
+    gateway = await startGateway(`${dir.path}/gw`, { devices: { requestTimeoutMs: 1500, lifetimeSeconds: 300 } });
+    await waitFor('managed again after the restart', () => gateway.repository.get(ep)?.status === 'online', 10_000);
+    assert.equal(gateway.repository.get(ep)?.transport, 'coap');
+    const read = await api<ReadBody>(gateway, 'POST', `/api/v1/devices/${ep}/read`, { path: '/3/0/2' });
+    assert.equal(read.body.content[0]?.value, identity!.serialNumber);
+  });
+
+  test('a decommissioned device is no longer managed after a restart', async () => {
+    const ep = identity!.endpoint;
+    const revoked = await api(gateway, 'POST', `/api/v1/devices/${ep}/decommission`);
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    await gateway.close();
+    gateway = await startGateway(`${dir.path}/gw`, { devices: { requestTimeoutMs: 1500, lifetimeSeconds: 300 } });
+    // Give a restored probe the time it would need to answer, then check nothing came of it.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(gateway.repository.get(ep)?.status, 'decommissioned');
+    assert.equal(gateway.coapDevices?.isConnected(ep), false);
+  });
 });

@@ -74,6 +74,14 @@ export class CoapDeviceLink implements DeviceLink {
 
   /** A registration (a new one replaces the endpoint's old one, as RFC 9176 §5.3 asks). Returns its id. */
   register(announced: CoapDeviceAnnouncement, source: CoapDeviceSource): string {
+    const registration = this.add(announced, source, true);
+    this.schedule(registration);
+    this.opts.log.info({ endpoint: registration.endpoint, source, lifetime: registration.lifetime, peer: peerText(registration.peer) }, 'CoAP device registered');
+    this.announce(registration);
+    return registration.id;
+  }
+
+  private add(announced: CoapDeviceAnnouncement, source: CoapDeviceSource, reachable: boolean): CoapRegistration {
     const previous = this.byEndpoint.get(announced.endpoint);
     if (previous) this.forget(previous, 'registered again', false);
     const registration: CoapRegistration = {
@@ -85,14 +93,11 @@ export class CoapDeviceLink implements DeviceLink {
       links: announced.links,
       observations: new Map(),
       timer: undefined,
-      reachable: true,
+      reachable,
     };
     this.byId.set(registration.id, registration);
     this.byEndpoint.set(registration.endpoint, registration);
-    this.schedule(registration);
-    this.opts.log.info({ endpoint: registration.endpoint, source, lifetime: registration.lifetime, peer: peerText(registration.peer) }, 'CoAP device registered');
-    this.announce(registration);
-    return registration.id;
+    return registration;
   }
 
   /** Registration update: the lifetime starts again; `lt` and `base` may change. False: no such registration. */
@@ -136,6 +141,18 @@ export class CoapDeviceLink implements DeviceLink {
     if (!peer) throw new CoapAddressError(`"${address.slice(0, 200)}" is not coap://{IP address}[:port]`);
     const links = await this.probe(endpoint, peer, opts.timeoutMs);
     this.register({ endpoint, peer, lifetime: opts.lifetimeSeconds, links }, 'address');
+  }
+
+  /**
+   * A device managed by address before the gateway restarted: known, not yet reachable, probed at
+   * once and then as any managed device (online when it answers, offline and kept while it does not).
+   */
+  restore(endpoint: string, address: string, lifetimeSeconds: number): void {
+    const peer = coapAddressOf(address);
+    if (!peer) throw new CoapAddressError(`"${address.slice(0, 200)}" is not coap://{IP address}[:port]`);
+    const registration = this.add({ endpoint, peer, lifetime: lifetimeSeconds, links: [] }, 'address', false);
+    this.opts.log.info({ endpoint, peer: peerText(peer) }, 'CoAP device managed by address restored; probing it');
+    void this.reprobe(registration);
   }
 
   private async probe(endpoint: string, peer: CoapPeerAddress, timeoutMs: number): Promise<Link[]> {
