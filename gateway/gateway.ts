@@ -95,7 +95,7 @@ export class Gateway {
       if (config.coap.enabled) {
         const coapLog = log.child({ component: 'coap' });
         coap = await CoapNode.bind({ host: config.coap.host, port: config.coap.port, log: coapLog });
-        coap.route('fw', firmwareResource(firmware, coapLog));
+        coap.route('fw', firmwareResource(firmware, coapLog), { rememberAnswers: false });
         const wellKnown = new WellKnownCore();
         coap.route('.well-known', wellKnown.handle);
         if (config.coap.resourceDirectory) {

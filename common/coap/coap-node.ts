@@ -5,6 +5,7 @@ import { generate, parse, type ParsedPacket } from 'coap-packet';
 import type { Logger } from '../logger.js';
 import { Block1Reassembly, type Block1Limits } from './block1-reassembly.js';
 import { CoapClient, DEFAULT_TRANSMISSION, type CoapTransmission } from './coap-client.js';
+import { hasResponded } from './coap-response.js';
 import { CoapRouter, type CoapHandler } from './coap-router.js';
 
 export interface CoapNodeOptions {
@@ -116,9 +117,31 @@ export class CoapNode {
     return new CoapNode(socket, server, router, block1, opts.host, log, opts.transmission ?? DEFAULT_TRANSMISSION);
   }
 
-  /** Serves requests whose first Uri-Path segment is `prefix`. */
-  route(prefix: string, handler: CoapHandler): void {
-    this.router.route(prefix, handler);
+  /**
+   * Serves requests whose first Uri-Path segment is `prefix`. `rememberAnswers: false` is for
+   * idempotent bulk resources (firmware blocks): their piggybacked answers are not kept for
+   * duplicate detection, so a retransmitted request is served again instead. The library keeps
+   * every answer for EXCHANGE_LIFETIME with a retransmission object each (~17 KiB of heap per
+   * answer, measured): for thousands of blocks a second that is hundreds of MiB to save answers
+   * that are as cheap to make again.
+   */
+  route(prefix: string, handler: CoapHandler, opts: { rememberAnswers?: boolean } = {}): void {
+    this.router.route(prefix, opts.rememberAnswers === false ? this.forgetting(handler) : handler);
+  }
+
+  /** Answers the library keeps for duplicate detection right now. */
+  get rememberedAnswers(): number {
+    return this.server._lru.size;
+  }
+
+  private forgetting(handler: CoapHandler): CoapHandler {
+    return async (req, res) => {
+      await handler(req, res);
+      // The library cached the answer when it was sent, inside the handler: drop it. Only a
+      // piggybacked one: a separate Confirmable answer needs its entry to match the client's ACK.
+      const packet = res._packet;
+      if (hasResponded(res) && packet.ack) this.server._lru.delete(this.server._toKey(req.raw, packet as Parameters<Server['_toKey']>[1], true));
+    };
   }
 
   /** Serves requests no prefix claims. */
