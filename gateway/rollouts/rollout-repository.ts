@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../store/database.js';
 import { DEFAULT_ROLLOUT_POLICY, TERMINAL_DEVICE_STATES, type DeviceUpdateState, type RolloutPolicy, type RolloutState } from './rollout-policy.js';
+import type { Statement } from 'better-sqlite3';
+import { statementCache } from '../store/statement-cache.js';
 
 const TERMINAL_LIST = [...TERMINAL_DEVICE_STATES].map((s) => `'${s}'`).join(', ');
 
@@ -79,11 +81,15 @@ const COLUMN: Record<keyof DeviceChange, string> = {
 
 /** Rollouts and their per-device progress, in the gateway's SQL store: they survive a kill -9. */
 export class RolloutRepository {
-  constructor(private readonly db: Database) {}
+  private readonly sql: (sql: string) => Statement;
+
+  constructor(private readonly db: Database) {
+    this.sql = statementCache(db);
+  }
 
   create(r: { firmwareId: string; target: string; policy: RolloutPolicy; endpoints: string[]; batches: number[] }, now = Date.now()): Rollout {
     const id = `ro-${randomBytes(6).toString('hex')}`;
-    const insertDevice = this.db.prepare(
+    const insertDevice = this.sql(
       'INSERT INTO rollout_devices (rollout_id, endpoint, batch, position, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
@@ -96,35 +102,35 @@ export class RolloutRepository {
   }
 
   get(id: string): Rollout | undefined {
-    const row = this.db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+    const row = this.sql('SELECT * FROM rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
     return row && toRollout(row);
   }
 
   list(): Rollout[] {
-    return (this.db.prepare('SELECT * FROM rollouts ORDER BY created_at DESC').all() as RolloutRow[]).map(toRollout);
+    return (this.sql('SELECT * FROM rollouts ORDER BY created_at DESC').all() as RolloutRow[]).map(toRollout);
   }
 
   active(): Rollout[] {
-    return (this.db.prepare("SELECT * FROM rollouts WHERE state IN ('running', 'paused', 'aborted', 'cancelled') AND finished_at IS NULL ORDER BY created_at").all() as RolloutRow[]).map(
+    return (this.sql("SELECT * FROM rollouts WHERE state IN ('running', 'paused', 'aborted', 'cancelled') AND finished_at IS NULL ORDER BY created_at").all() as RolloutRow[]).map(
       toRollout,
     );
   }
 
   setState(id: string, state: RolloutState, reason: string | null, now = Date.now()): void {
-    this.db.prepare('UPDATE rollouts SET state = ?, reason = COALESCE(?, reason), updated_at = ? WHERE id = ?').run(state, reason, now, id);
+    this.sql('UPDATE rollouts SET state = ?, reason = COALESCE(?, reason), updated_at = ? WHERE id = ?').run(state, reason, now, id);
   }
 
   /** No device of the rollout needs the engine any more. */
   finish(id: string, now = Date.now()): void {
-    this.db.prepare('UPDATE rollouts SET finished_at = ?, updated_at = ? WHERE id = ?').run(now, now, id);
+    this.sql('UPDATE rollouts SET finished_at = ?, updated_at = ? WHERE id = ?').run(now, now, id);
   }
 
   devices(rolloutId: string): RolloutDevice[] {
-    return (this.db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position').all(rolloutId) as DeviceRow[]).map(toDevice);
+    return (this.sql('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position').all(rolloutId) as DeviceRow[]).map(toDevice);
   }
 
   device(rolloutId: string, endpoint: string): RolloutDevice | undefined {
-    const row = this.db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? AND endpoint = ?').get(rolloutId, endpoint) as DeviceRow | undefined;
+    const row = this.sql('SELECT * FROM rollout_devices WHERE rollout_id = ? AND endpoint = ?').get(rolloutId, endpoint) as DeviceRow | undefined;
     return row && toDevice(row);
   }
 
@@ -132,12 +138,12 @@ export class RolloutRepository {
     const full: DeviceChange = { ...change, updatedAt: now };
     const keys = Object.keys(full) as (keyof DeviceChange)[];
     const sql = `UPDATE rollout_devices SET ${keys.map((k) => `${COLUMN[k]} = @${k}`).join(', ')} WHERE rollout_id = @rolloutId AND endpoint = @endpoint`;
-    this.db.prepare(sql).run({ ...full, rolloutId, endpoint });
+    this.sql(sql).run({ ...full, rolloutId, endpoint });
   }
 
   /** The device came back: look at its open updates at the next tick. */
   checkNow(endpoint: string): void {
-    this.db.prepare(`UPDATE rollout_devices SET next_check_at = NULL WHERE endpoint = ? AND state NOT IN (${TERMINAL_LIST})`).run(endpoint);
+    this.sql(`UPDATE rollout_devices SET next_check_at = NULL WHERE endpoint = ? AND state NOT IN (${TERMINAL_LIST})`).run(endpoint);
   }
 
   /** Rollouts (other than `except`) in which the device has an update under way. */

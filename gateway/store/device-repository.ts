@@ -3,6 +3,8 @@ import type { RegistrationEvent } from '../device-link.js';
 import { isValidLabel, LABEL_RULE } from '../../protocol/labels.js';
 import type { DeviceStatus, TransportKind } from '../../protocol/states.js';
 import type { Database } from './database.js';
+import { statementCache } from './statement-cache.js';
+import type { Statement } from 'better-sqlite3';
 
 /** One device as the registry knows it. Times are Unix milliseconds. */
 export interface DeviceRecord {
@@ -108,7 +110,10 @@ function assertLabels(labels: readonly string[]): string[] {
 export class DeviceRepository {
   private readonly stmt;
 
+  private readonly sql: (sql: string) => Statement;
+
   constructor(private readonly db: Database) {
+    this.sql = statementCache(db);
     this.stmt = {
       get: db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE endpoint = ?'),
       all: db.prepare<[], DeviceRow>('SELECT * FROM devices ORDER BY endpoint'),
@@ -333,7 +338,8 @@ export class DeviceRepository {
   }
 
   private update(endpoint: string, assignments: string, params: unknown[]): void {
-    const result = this.db.prepare(`UPDATE devices SET ${assignments} WHERE endpoint = ?`).run(...params, endpoint);
+    // `assignments` is one of a few fixed strings: each is prepared once.
+    const result = this.sql(`UPDATE devices SET ${assignments} WHERE endpoint = ?`).run(...params, endpoint);
     if (result.changes === 0) throw new DeviceNotFoundError(endpoint);
   }
 }
