@@ -14,6 +14,12 @@ export interface ObservationManagerOptions {
   tree: ObjectTree;
   notify(notification: Notification): void;
   log: Logger;
+  /**
+   * Observed resources are sampled every pmin, but not more often than this (default 5 s):
+   * values the device reads from its hardware (battery, memory, signal) change without the
+   * tree hearing of it.
+   */
+  sampleFloorMs?: number;
 }
 
 interface Observation {
@@ -25,6 +31,7 @@ interface Observation {
   lastNumber: number | undefined;
   pending: NodeJS.Timeout | undefined;
   maxTimer: NodeJS.Timeout | undefined;
+  sampler: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -59,9 +66,11 @@ export class ObservationManager {
       lastNumber: numberOf(content),
       pending: undefined,
       maxTimer: undefined,
+      sampler: undefined,
     };
     this.observations.set(path.toString(), observation);
     this.armMaxPeriod(observation);
+    this.armSampling(observation);
     return result;
   }
 
@@ -85,6 +94,7 @@ export class ObservationManager {
   private stop(observation: Observation): void {
     clearTimeout(observation.pending);
     clearTimeout(observation.maxTimer);
+    clearInterval(observation.sampler);
     this.observations.delete(observation.path.toString());
   }
 
@@ -139,6 +149,22 @@ export class ObservationManager {
     if (!pmax || pmax < pmin) return;
     observation.maxTimer = setTimeout(() => this.evaluate(observation, true), pmax * 1000);
     observation.maxTimer.unref();
+  }
+
+  /**
+   * A resource is read again every pmin (at least sampleFloorMs apart) and notified when it
+   * changed, as a device samples its sensors. Only single resources: an observed instance holds
+   * values such as Current Time that change on every read, and notifies on tree changes only.
+   */
+  private armSampling(observation: Observation): void {
+    if (observation.path.resourceId === undefined) return;
+    const pminMs = this.periods(observation.path).pmin * 1000;
+    const every = Math.max(pminMs, this.opts.sampleFloorMs ?? 5000);
+    observation.sampler = setInterval(() => {
+      // Never sooner than pmin after the last notification, whatever sent it.
+      if (!observation.pending && Date.now() - observation.lastSentAt >= pminMs) this.evaluate(observation, false);
+    }, every);
+    observation.sampler.unref();
   }
 
   private periods(path: LwM2mPath): { pmin: number; pmax: number | undefined } {

@@ -11,13 +11,13 @@ import { agentObjects, recordingActions } from './objects.js';
 
 const p = LwM2mPath.parse;
 
-async function setup() {
+async function setup(sampleFloorMs?: number) {
   const dir = tempDir();
   const host = new SimulatedHost({ serialNumber: 'SN-O', seed: 3 });
   const objects = agentObjects(dir.path, recordingActions().actions, host);
   await applyBootstrapWrite(objects, serverAccountContent({ serverUri: 'mqtt://127.0.0.1:1', endpoint: 'dev-1', secret: 's', lifetimeSeconds: 60, binding: 'M' }));
   const sent: Notification[] = [];
-  const observations = new ObservationManager({ tree: objects.tree, notify: (n) => sent.push(n), log: testLog });
+  const observations = new ObservationManager({ tree: objects.tree, notify: (n) => sent.push(n), log: testLog, ...(sampleFloorMs !== undefined ? { sampleFloorMs } : {}) });
   return { dir, objects, observations, sent, host };
 }
 
@@ -68,5 +68,21 @@ describe('observations', () => {
     await waitFor('a pmax notification although nothing changed', () => sent.length > before, 3000);
     assert.equal(sent.at(-1)!.observationId, 'battery');
     assert.equal(sent.at(-1)!.content[0]!.value, 80);
+  });
+
+  test('a value read from the hardware is sampled every pmin and notified when it changed, and only then', async () => {
+    const { dir, objects, observations, sent, host } = await setup(50);
+    cleanups.push(() => (observations.close(), dir.remove()));
+    host.setBatteryLevel(70);
+    await objects.tree.handle({ kind: 'write-attributes', path: p('/3/0/9'), attributes: { pmin: 0.2 } });
+    await observations.observe('battery', p('/3/0/9'));
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(sent.length, 0, 'no change, no notification');
+    // The battery drains behind the tree's back: only sampling can see it.
+    host.setBatteryLevel(55);
+    await waitFor('the sampled change notified', () => sent.length === 1, 3000);
+    assert.equal(sent[0]!.content[0]!.value, 55);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(sent.length, 1, 'the same value is not notified again');
   });
 });
