@@ -99,6 +99,21 @@ describe('model operations as LwM2M requests (Core 1.1 §6.3)', () => {
     assert.deepEqual(cbor.options, [['Content-Format', encodeUint(LwM2mContentFormat.SENML_CBOR)]]);
   });
 
+  test('Write, partial update of one resource: POST on its instance (POST on a resource would be Execute)', () => {
+    const path = LwM2mPath.parse('/3/0/14');
+    const update = requestOf({ kind: 'write', path, mode: 'update', content: [{ path, type: 'string', value: '+03:00' }] }, { ...v11, rootPath: ['lwm2m'] });
+    assert.equal(update.method, 'POST');
+    assert.deepEqual(update.path, ['lwm2m', '3', '0']);
+    assert.deepEqual(update.options, [['Content-Format', encodeUint(LwM2mContentFormat.SENML_CBOR)]]);
+    assert.deepEqual(
+      decodeContent(LwM2mContentFormat.SENML_CBOR, update.payload!, LwM2mPath.parse('/3/0')).map((r) => [r.path.toString(), r.value]),
+      [['/3/0/14', '+03:00']],
+    );
+    const v10update = requestOf({ kind: 'write', path, mode: 'update', content: [{ path, type: 'string', value: '+03:00' }] }, v10);
+    assert.deepEqual([v10update.method, v10update.path], ['POST', ['3', '0']]);
+    assert.deepEqual(v10update.options, [['Content-Format', encodeUint(LwM2mContentFormat.TLV)]]);
+  });
+
   test('Execute, Discover, Delete, Write-Attributes, Observe, Cancel', () => {
     assert.deepEqual(requestOf({ kind: 'execute', path: LwM2mPath.parse('/3/0/4') }, v10), { method: 'POST', path: ['3', '0', '4'] });
     const withArgs = requestOf({ kind: 'execute', path: LwM2mPath.parse('/3/0/4'), args: "0='a'" }, v10);

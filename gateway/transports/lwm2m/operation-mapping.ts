@@ -36,9 +36,12 @@ export function requestOf(op: Operation, client: ClientProfile): CoapRequestSpec
     case 'discover':
       return { method: 'GET', path, options: [['Accept', encodeUint(LwM2mContentFormat.LINK)]] };
     case 'write': {
-      const format = writeFormat(op.path, op.content, client);
-      // Replace is PUT; a partial update of an instance is POST (§6.3.3).
-      return { method: op.mode === 'replace' ? 'PUT' : 'POST', path, options: [['Content-Format', encodeUint(format)]], payload: encodeContent(format, op.content, op.path) };
+      // Replace is PUT; a partial update is POST on the object instance (§6.3.3, Transport Table
+      // 6.4.3-1): POST on a resource is Execute, so an update of a resource goes to its instance.
+      const target = op.mode === 'update' && (op.path.isResource() || op.path.isResourceInstance()) ? LwM2mPath.of(op.path.objectId!, op.path.instanceId!) : op.path;
+      const format = writeFormat(target, op.content, client);
+      const targetPath = [...client.rootPath, ...target.segments().map(String)];
+      return { method: op.mode === 'replace' ? 'PUT' : 'POST', path: targetPath, options: [['Content-Format', encodeUint(format)]], payload: encodeContent(format, op.content, target) };
     }
     case 'execute':
       return { method: 'POST', path, ...(op.args ? { payload: Buffer.from(op.args, 'utf8'), options: [['Content-Format', encodeUint(LwM2mContentFormat.TEXT)]] } : {}) };
