@@ -25,6 +25,27 @@ export class ApiClient {
     return this.request<T>(new URL(path, this.baseUrl), { method: 'POST', headers: { 'content-type': contentType }, body: payload });
   }
 
+  async put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>(new URL(path, this.baseUrl), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+  }
+
+  /** A GET whose answer is not JSON (CSV exports); errors still come as JSON bodies. */
+  async getText(path: string, query?: Record<string, string | number | undefined>, accept = 'text/csv'): Promise<string> {
+    const url = this.url(path, query);
+    const response = await fetch(url, { headers: { accept } }).catch((err: unknown) => {
+      throw new CliError(`cannot reach the gateway API at ${this.baseUrl} (${(err as Error).message})`);
+    });
+    const text = await response.text();
+    if (response.ok) return text;
+    let message = `HTTP ${response.status}`;
+    try {
+      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+    } catch {
+      // not a JSON error body: the status says it
+    }
+    throw new CliError(message);
+  }
+
   async delete<T>(path: string): Promise<T> {
     return this.request<T>(new URL(path, this.baseUrl), { method: 'DELETE' });
   }

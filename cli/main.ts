@@ -9,6 +9,8 @@ import { registerFirmwareCommands } from './commands/firmware.js';
 import { registerRolloutCommands } from './commands/rollouts.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerGroupCommands } from './commands/groups.js';
+import { registerAlarmCommands } from './commands/alarms.js';
+import { registerAccountingCommands } from './commands/accounting.js';
 
 const program = new Command('edgedm')
   .description('Y.4702 device management: gateway, agent, simulated fleets and the operator CLI')
@@ -27,6 +29,8 @@ registerFirmwareCommands(program);
 registerRolloutCommands(program);
 registerFleetCommands(program);
 registerGroupCommands(program);
+registerAlarmCommands(program);
+registerAccountingCommands(program);
 
 try {
   if (process.argv[2] === '-V' || process.argv[2] === '--version') {

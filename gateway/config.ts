@@ -1,3 +1,4 @@
+import { validateManagementConfig } from './management-config.js';
 import { ConfigError, loadLayeredConfig, requireLogLevel, requirePort, requirePositiveInteger, type ConfigSources, type ConfigSpec } from '../common/config.js';
 
 /** The gateway's settings. Every default is documented in docs/configuration.md. */
@@ -11,6 +12,8 @@ export interface GatewayConfig {
     port: number;
     /** Larger publishes are refused and the sender disconnected. */
     maxMessageBytes: number;
+    /** New connections accepted a second; over it, CONNACK 3 (Server unavailable). 0: no limit. */
+    maxConnectsPerSecond: number;
   };
   api: { host: string; port: number };
   /** The CoAP/UDP endpoint: firmware by Block2 pull, the LwM2M server, the CoRE Resource Directory. */
@@ -64,12 +67,40 @@ export interface GatewayConfig {
     /** Sends to a connected device that does not answer, before its command fails. */
     maxAttempts: number;
   };
+  /** Performance management: what is observed on every device, and how long its values are kept. */
+  monitoring: {
+    /** Set up the monitoring observations (battery, memory, error codes, signal, link quality, event log) at each registration. */
+    observe: boolean;
+    /** Write-Attributes sent with them: at most one notification per pmin seconds, at least one per pmax. */
+    pmin: number;
+    pmax: number;
+    /** Devices whose observations are being set up at once. */
+    maxConcurrentSetups: number;
+    retentionHours: number;
+    maxSamplesPerSeries: number;
+    pruneIntervalSeconds: number;
+  };
+  /** Fault management: the alarm engine. */
+  alarms: {
+    /** How often offline devices are checked against the offline-longer-than rules. */
+    offlineCheckIntervalMs: number;
+    /** After a gateway start, offline alarms wait this long for devices to reconnect. */
+    restartGraceSeconds: number;
+    /** Cleared alarms are kept this long. */
+    historyDays: number;
+  };
+  /** Accounting: the per-device ledger. */
+  accounting: {
+    /** Counters are written to SQL at most this far apart. */
+    flushIntervalMs: number;
+    retentionDays: number;
+  };
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   dataDir: './data',
   logLevel: 'info',
-  mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024 },
+  mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024, maxConnectsPerSecond: 500 },
   api: { host: '127.0.0.1', port: 8080 },
   coap: { enabled: true, host: '127.0.0.1', port: 5683, resourceDirectory: true },
   lwm2m: { enabled: true, serverUri: null, queueAwakeMs: 93_000 },
@@ -78,6 +109,9 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   firmware: { baseUrl: null, coapBaseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
   rollouts: { pollIntervalMs: 2000 },
   fleetCommands: { defaultTtlSeconds: 86_400, defaultMaxConcurrent: 100, defaultRatePerMin: 0, maxAttempts: 3 },
+  monitoring: { observe: true, pmin: 30, pmax: 600, maxConcurrentSetups: 20, retentionHours: 24, maxSamplesPerSeries: 10_000, pruneIntervalSeconds: 300 },
+  alarms: { offlineCheckIntervalMs: 5000, restartGraceSeconds: 120, historyDays: 30 },
+  accounting: { flushIntervalMs: 5000, retentionDays: 400 },
 }) as GatewayConfig;
 
 export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
@@ -90,6 +124,7 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_MQTT_HOST: { key: 'mqtt.host', type: 'string' },
     EDGEDM_MQTT_PORT: { key: 'mqtt.port', type: 'integer' },
     EDGEDM_MQTT_MAX_MESSAGE_BYTES: { key: 'mqtt.maxMessageBytes', type: 'integer' },
+    EDGEDM_MQTT_MAX_CONNECTS_PER_SECOND: { key: 'mqtt.maxConnectsPerSecond', type: 'integer' },
     EDGEDM_API_HOST: { key: 'api.host', type: 'string' },
     EDGEDM_API_PORT: { key: 'api.port', type: 'integer' },
     EDGEDM_COAP_ENABLED: { key: 'coap.enabled', type: 'boolean' },
@@ -109,6 +144,11 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_COMMAND_TTL_SECONDS: { key: 'fleetCommands.defaultTtlSeconds', type: 'integer' },
     EDGEDM_COMMAND_MAX_CONCURRENT: { key: 'fleetCommands.defaultMaxConcurrent', type: 'integer' },
     EDGEDM_COMMAND_RATE_PER_MIN: { key: 'fleetCommands.defaultRatePerMin', type: 'integer' },
+    EDGEDM_MONITORING_OBSERVE: { key: 'monitoring.observe', type: 'boolean' },
+    EDGEDM_MONITORING_PMIN: { key: 'monitoring.pmin', type: 'integer' },
+    EDGEDM_MONITORING_PMAX: { key: 'monitoring.pmax', type: 'integer' },
+    EDGEDM_MONITORING_RETENTION_HOURS: { key: 'monitoring.retentionHours', type: 'integer' },
+    EDGEDM_ACCOUNTING_RETENTION_DAYS: { key: 'accounting.retentionDays', type: 'integer' },
   },
   validate(c) {
     requireLogLevel(c.logLevel);
@@ -118,6 +158,7 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     requirePort('coap.port', c.coap.port);
     if (!c.coap.host) throw new ConfigError('"coap.host" must not be empty');
     requirePositiveInteger('mqtt.maxMessageBytes', c.mqtt.maxMessageBytes, 1024);
+    requirePositiveInteger('mqtt.maxConnectsPerSecond', c.mqtt.maxConnectsPerSecond, 0);
     requirePositiveInteger('devices.requestTimeoutMs', c.devices.requestTimeoutMs, 100);
     requirePositiveInteger('devices.lifetimeSeconds', c.devices.lifetimeSeconds, 10);
     if (c.firmware.baseUrl !== null && !/^https?:\/\/[^/]+/.test(c.firmware.baseUrl)) {
@@ -138,6 +179,7 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     requirePositiveInteger('fleetCommands.defaultMaxConcurrent', c.fleetCommands.defaultMaxConcurrent, 1);
     requirePositiveInteger('fleetCommands.defaultRatePerMin', c.fleetCommands.defaultRatePerMin, 0);
     requirePositiveInteger('fleetCommands.maxAttempts', c.fleetCommands.maxAttempts, 1);
+    validateManagementConfig(c);
     if (c.bootstrap.serverUri !== null && !/^mqtts?:\/\/[^/]+/.test(c.bootstrap.serverUri)) {
       throw new ConfigError(`"bootstrap.serverUri" must be an mqtt:// or mqtts:// URI, got "${c.bootstrap.serverUri}"`);
     }

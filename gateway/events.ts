@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { JsonRecord } from '../protocol/model/index.js';
 import type { DeviceStatus, TransportKind } from '../protocol/states.js';
+import type { AlarmView } from './alarms/alarm-view.js';
 
 /** What happens in the fleet, as one stream: the API's event feed, the portal and later alarms read it. */
 export type GatewayEvent =
@@ -11,7 +12,8 @@ export type GatewayEvent =
   | { type: 'rollout.progress'; rolloutId: string; state: string; counts: Record<string, number>; total: number; reason: string | null; at: number }
   | { type: 'rollout.device'; rolloutId: string; endpoint: string; state: string; updateResult: number | null; reason: string | null; at: number }
   | { type: 'fleet.command.progress'; commandId: string; state: string; counts: Record<string, number>; total: number; reason: string | null; at: number }
-  | { type: 'fleet.command.device'; commandId: string; endpoint: string; state: string; code: string | null; reason: string | null; at: number };
+  | { type: 'fleet.command.device'; commandId: string; endpoint: string; state: string; code: string | null; reason: string | null; at: number }
+  | { type: 'alarm.raised' | 'alarm.cleared' | 'alarm.acknowledged'; alarm: AlarmView; at: number };
 
 export class EventBus {
   private readonly emitter = new EventEmitter();

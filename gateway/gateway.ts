@@ -27,6 +27,7 @@ import { DeviceSessions } from './fleet/device-sessions.js';
 import { openDatabase, type Database } from './store/database.js';
 import { DeviceRepository } from './store/device-repository.js';
 import { MqttTransport } from './transports/mqtt/mqtt-transport.js';
+import { ManagementServices } from './management-services.js';
 
 /**
  * The composition root: store → fleet layer → transports → API. Start order matters only here;
@@ -49,6 +50,7 @@ export class Gateway {
     readonly lwm2m: Lwm2mServer | undefined,
     readonly coapDevices: CoapDeviceLink | undefined,
     readonly fleetCommands: FleetCommandEngine,
+    readonly management: ManagementServices,
   ) {}
 
   static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -66,6 +68,7 @@ export class Gateway {
     const operatorKey = loadOrCreateOperatorKey(config.dataDir, log.child({ component: 'firmware' }));
     const firmware = new FirmwareRepository(db, config.dataDir, operatorKey);
     const events = new EventBus();
+    const management = new ManagementServices({ db, devices: repository, events, firmware, config, log });
     let mqtt: MqttTransport | undefined;
     let coap: CoapNode | undefined;
     let lwm2m: Lwm2mServer | undefined;
@@ -89,12 +92,14 @@ export class Gateway {
         host: config.mqtt.host,
         port: config.mqtt.port,
         maxMessageBytes: config.mqtt.maxMessageBytes,
+        maxConnectsPerSecond: config.mqtt.maxConnectsPerSecond,
         handler: sessions,
         log: log.child({ component: 'mqtt' }),
+        traffic: management.ledger,
       });
       if (config.coap.enabled) {
         const coapLog = log.child({ component: 'coap' });
-        coap = await CoapNode.bind({ host: config.coap.host, port: config.coap.port, log: coapLog });
+        coap = await CoapNode.bind({ host: config.coap.host, port: config.coap.port, log: coapLog, onDatagram: management.ledger.datagram });
         coap.route('fw', firmwareResource(firmware, coapLog), { rememberAnswers: false });
         const wellKnown = new WellKnownCore();
         coap.route('.well-known', wellKnown.handle);
@@ -114,6 +119,7 @@ export class Gateway {
       }
       const links = [mqtt.link, ...(lwm2m ? [lwm2m] : []), ...(coapDevices ? [coapDevices] : [])];
       const commands = new DeviceCommands(repository, links, config.devices.requestTimeoutMs, log.child({ component: 'commands' }));
+      management.attach(commands);
       events.subscribe((event) => {
         if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
       });
@@ -158,9 +164,11 @@ export class Gateway {
         ...(coapDevices ? { coapDevices: coapDeviceManager(coapDevices, managedCoap, config) } : {}),
         log: log.child({ component: 'api' }),
         version: EDGEDM_VERSION,
+        mqttStats: () => mqtt!.stats,
+        management,
       });
       await api.listen({ host: config.api.host, port: config.api.port });
-      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap, lwm2m, coapDevices, fleetCommands);
+      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap, lwm2m, coapDevices, fleetCommands, management);
       apiBaseUrl = gateway.apiUrl;
       rollouts.start();
       fleetCommands.start();
@@ -173,6 +181,7 @@ export class Gateway {
       coapDevices?.close();
       await coap?.close();
       await mqtt?.close();
+      management.close();
       await firmware.close();
       db.close();
       throw err;
@@ -215,6 +224,7 @@ export class Gateway {
     this.coapDevices?.close();
     await this.coap?.close();
     await this.mqtt.close();
+    this.management.close();
     // Pending CoAP byte counts are written, open image files closed.
     await this.firmware.close();
     this.db.close();

@@ -3,6 +3,7 @@ import type { Logger } from '../common/logger.js';
 import { FirmwareState } from '../protocol/firmware/index.js';
 import type { DeviceFaults, PowerLossStep } from './faults.js';
 import type { SimulatedHost } from './hardware/simulated-host.js';
+import type { ProfileBehaviour } from './profile-behaviour.js';
 
 export interface SimulatedDeviceTiming {
   /** How long a power cut keeps the device off. */
@@ -33,6 +34,8 @@ export class SimulatedDevice {
     readonly faults: DeviceFaults,
     private readonly timing: SimulatedDeviceTiming,
     private readonly log: Logger,
+    /** What the device's profile (simulators/profiles.ts) does besides: naps, link drops. */
+    private readonly behaviour?: ProfileBehaviour,
   ) {
     this.pending = new Set(faults.powerLoss);
     // Steps the hardware sees itself cut at once, in the middle of the work.
@@ -48,6 +51,7 @@ export class SimulatedDevice {
 
   start(): void {
     this.agent.start();
+    this.behaviour?.start();
     const every = this.faults.dropLinkEveryMs;
     if (every !== undefined) this.dropTimer = setInterval(() => this.host.radio.drop(this.timing.linkDownMs), every);
   }
@@ -78,6 +82,7 @@ export class SimulatedDevice {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.dropTimer) clearInterval(this.dropTimer);
+    await this.behaviour?.stop();
     await this.cycle;
     await this.agent.stop();
     this.host.close();

@@ -7,6 +7,11 @@ import type { Logger } from '../common/logger.js';
 import { SimulatedHost } from './hardware/simulated-host.js';
 import type { SimulatedIdentity } from './identities.js';
 import { transportOf, type TransportPlan } from './transports.js';
+import { resolveAgentTransport } from '../agent/config.js';
+import { profileBehaviour } from './profile-behaviour.js';
+import { dealProfiles, type DeviceProfile, type ProfilePlan } from './profiles.js';
+
+const ALWAYS_ON: DeviceProfile = { profile: 'always-on' };
 
 export interface FleetOptions {
   identities: SimulatedIdentity[];
@@ -41,6 +46,15 @@ export interface FleetOptions {
   powerOffMs?: number;
   /** How long a drop-link fault keeps the link down (default 1 s). */
   linkDownMs?: number;
+  /** How each device lives on its network (simulators/profiles.ts); always-on when absent. */
+  profiles?: ProfilePlan;
+  /**
+   * Where this fleet's devices stand in the whole fleet the profiles are dealt over (a worker
+   * process runs a slice): device i of this fleet is device `firstIndex + i` of `fleetSize`.
+   */
+  slice?: { firstIndex: number; fleetSize: number };
+  /** How long a sleeping device stays awake after it registered (default 5 s). */
+  awakeMs?: number;
   /** Firmware update timing of the agents. */
   firmware?: AgentOptions['firmware'];
   log: Logger;
@@ -61,11 +75,18 @@ export class SimulatedFleet {
   ) {
     this.agents = devices.map((d) => d.agent);
     this.hosts = devices.map((d) => d.host);
+    for (const agent of this.agents) agent.once('registered', () => this.everRegistered.add(agent.endpoint));
   }
 
+  private readonly everRegistered = new Set<string>();
+
   static start(opts: FleetOptions): SimulatedFleet {
-    const devices = opts.identities.map((identity, index) => {
+    const first = opts.slice?.firstIndex ?? 0;
+    const profiles = dealProfiles(opts.profiles ?? [], opts.slice?.fleetSize ?? opts.identities.length).slice(first);
+    const devices = opts.identities.map((identity, local) => {
+      const index = first + local;
       const faults = faultsFor(opts.faults ?? [], index);
+      const profile = profiles[local] ?? ALWAYS_ON;
       const stateDir = join(opts.stateDir, identity.endpoint);
       const downloadSpeed = Math.min(opts.downloadBytesPerSecond ?? Infinity, faults.slowLinkBytesPerSecond ?? Infinity);
       const host = new SimulatedHost({
@@ -81,12 +102,17 @@ export class SimulatedFleet {
         manufacturer: 'edgedm simulated devices',
         firmwareVersion: opts.firmwareVersion ?? '1.0.0',
         seed: index + 1,
+        ...(profile.profile === 'slow' ? { uplinkDelayMs: profile.periodMs } : {}),
       });
       const log = opts.log.child({ endpoint: identity.endpoint });
+      const server = serverOf(opts, index);
+      const awakeMs = opts.awakeMs ?? 5000;
       const agent = new Agent({
         endpoint: identity.endpoint,
         factorySecret: identity.secret,
-        ...serverOf(opts, index),
+        ...server,
+        // A sleeping LwM2M device is a queue-mode client that wakes (sends an Update) every period.
+        ...(profile.profile === 'sleeping' ? { lwm2m: { queueMode: true, updateIntervalMs: profile.periodMs, queueAwakeMs: awakeMs } } : {}),
         stateDir: join(stateDir, 'agent'),
         keepaliveSeconds: opts.keepaliveSeconds ?? 30,
         reconnect: opts.reconnect ?? { minDelayMs: 500, maxDelayMs: 30_000 },
@@ -95,7 +121,10 @@ export class SimulatedFleet {
         // Firmware downloads go over the device's radio, like its MQTT connection.
         firmware: { ...opts.firmware, sources: host.radio.packageSources(opts.firmware?.sources ?? defaultPackageSources) },
       });
-      return new SimulatedDevice(agent, host, faults, { powerOffMs: opts.powerOffMs ?? 1000, linkDownMs: opts.linkDownMs ?? 1000 }, log);
+      const linkDownMs = opts.linkDownMs ?? 1000;
+      const transport = opts.transports ? transportOf(opts.transports, index) : resolveAgentTransport('auto', server.bootstrapServerUri);
+      const behaviour = profileBehaviour(profile, transport, { agent, host }, { awakeMs, linkDownMs, seed: index + 1 }, log);
+      return new SimulatedDevice(agent, host, faults, { powerOffMs: opts.powerOffMs ?? 1000, linkDownMs }, log, behaviour);
     });
     const started = rampUp(devices, opts.rampPerSecond ?? 200);
     return new SimulatedFleet(devices, started);
@@ -103,6 +132,11 @@ export class SimulatedFleet {
 
   get registeredCount(): number {
     return this.agents.filter((a) => a.registered).length;
+  }
+
+  /** Devices registered at least once since the fleet started (a sleeping one counts while it sleeps). */
+  get everRegisteredCount(): number {
+    return this.everRegistered.size;
   }
 
   async whenAllRegistered(timeoutMs: number): Promise<void> {

@@ -11,13 +11,16 @@ import { LinuxHost } from '../../agent/host/linux-host.js';
 import type { DeepPartial } from '../../common/config.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { EDGEDM_VERSION } from '../../common/version.js';
-import { loadGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
+import { DEFAULT_GATEWAY_CONFIG, loadGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
+import { withDemoMonitoring } from '../../gateway/management-config.js';
 import { formatFactoryCsv } from '../../gateway/fleet/factory-import.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
 import { SimulatedHost } from '../../simulators/hardware/simulated-host.js';
 import { loadFleetSecret, SIMULATED_MODELS, simulatedIdentities } from '../../simulators/identities.js';
 import { describeTransports, parseTransports, TransportPlanError } from '../../simulators/transports.js';
+import { describeProfiles, parseProfiles, profileHelp, ProfilePlanError, type ProfilePlan } from '../../simulators/profiles.js';
+import { DEVICES_PER_WORKER, reportProgress, startSimFleet } from './sim-fleet.js';
 import type { TransportKind } from '../../protocol/states.js';
 import { ApiClient, CliError, DEFAULT_API } from '../api-client.js';
 
@@ -48,7 +51,10 @@ function gatewayOverrides(o: GatewayFlags): DeepPartialGateway {
   set(['api', 'port'], o.apiPort);
   set(['coap', 'host'], o.coapHost);
   set(['coap', 'port'], o.coapPort);
-  if (o.coap === false) set(['coap', 'enabled'], false);
+  if (o.coap === false) {
+    set(['coap', 'enabled'], false);
+    set(['lwm2m', 'enabled'], false); // LwM2M runs on the CoAP endpoint: --no-coap alone was refused
+  }
   return overrides as DeepPartialGateway;
 }
 
@@ -174,11 +180,15 @@ export function registerRunCommands(program: Command): void {
     .option('--self-test-ms <ms>', 'how long the self test of a trial boot takes', int('self-test-ms'))
     .option('--power-off-ms <ms>', 'how long a power-loss fault keeps a device off', int('power-off-ms'), 1000)
     .option('--link-down-ms <ms>', 'how long a drop-link fault keeps the link down', int('link-down-ms'), 1000)
+    .option('--profiles <plan>', 'device profiles, e.g. sleeping@60s=20%,flaky@45s=10%,slow@2s=5% (the rest always-on; see below)')
+    .option('--awake-ms <ms>', 'how long a sleeping device stays awake after it registered', int('awake-ms'), 5000)
+    .option('--workers <n>', `worker processes (default: one per ${DEVICES_PER_WORKER} devices; a fleet that fits one process runs in this one)`, int('workers'))
     .option('--log-level <level>', 'log level', 'warn')
-    .addHelpText('after', `\n${faultHelp()}`)
+    .addHelpText('after', `\n${faultHelp()}\n\n${profileHelp()}`)
     .action(async (o: SimFlags, cmd: Command) => {
       const log = createLogger({ level: o.logLevel });
       const faults = parseFaults(o.faults);
+      const profiles = parseProfileFlag(o.profiles);
       const stateDir = resolve(o.state);
       const identities = simulatedIdentities({ count: o.count, prefix: o.prefix, fleetSecret: loadFleetSecret(stateDir) });
       const csv = formatFactoryCsv(identities);
@@ -191,25 +201,35 @@ export function registerRunCommands(program: Command): void {
       const kinds = parseTransportFlag(o.transport ?? (o.server.startsWith('coap://') ? 'lwm2m' : 'mqtt'));
       const firmwareTrustAnchor = kinds.includes('coap') ? await trustAnchorFrom(api) : undefined;
       const servers = { mqtt: o.server, coap: o.server.startsWith('coap://') ? o.server : o.coapServer };
-      const fleet = SimulatedFleet.start({
+      const fleet = startSimFleet({
         identities,
         transports: { kinds, servers },
         ...(firmwareTrustAnchor ? { firmwareTrustAnchor } : {}),
         stateDir,
         keepaliveSeconds: o.keepalive,
         rampPerSecond: o.ramp,
-        log,
         ...(faults ? { faults } : {}),
+        ...(profiles ? { profiles } : {}),
+        awakeMs: o.awakeMs,
         ...(o.flashWriteKbps ? { flashWriteBytesPerSecond: o.flashWriteKbps * 1024 } : {}),
         ...(o.downloadKbps ? { downloadBytesPerSecond: o.downloadKbps * 1024 } : {}),
         ...(o.selfTestMs !== undefined ? { selfTestMs: o.selfTestMs } : {}),
         powerOffMs: o.powerOffMs,
         linkDownMs: o.linkDownMs,
-      });
+      }, { ...(o.workers !== undefined ? { workers: o.workers } : {}), logLevel: o.logLevel, log });
       const where = [...new Set(kinds.map((k) => (k === 'mqtt' ? servers.mqtt : servers.coap)))].join(' and ');
-      process.stdout.write(`simulating ${o.count} device(s) (${describeTransports(kinds, o.count)}) against ${where} (state in ${stateDir})\n`);
+      const procs = fleet.workers > 0 ? `, in ${fleet.workers} worker processes` : '';
+      process.stdout.write(`simulating ${o.count} device(s) (${describeTransports(kinds, o.count)}) against ${where} (state in ${stateDir}${procs})\n`);
       if (faults && faults.length > 0) process.stdout.write(`faults: ${describeFaults(faults, o.count)}\n`);
-      onShutdown(log, () => fleet.stop());
+      if (profiles && profiles.length > 0) process.stdout.write(`profiles: ${describeProfiles(profiles, o.count)}\n`);
+      const stopProgress = reportProgress(fleet, (line) => process.stdout.write(line), (reason) => {
+        log.error({ reason }, 'the simulated fleet failed');
+        void fleet.stop().finally(() => process.exit(1));
+      });
+      onShutdown(log, async () => {
+        stopProgress();
+        await fleet.stop();
+      });
     });
 
   addGatewayFlags(program.command('demo').description('gateway plus a simulated fleet in one process, on embedded defaults'))
@@ -217,7 +237,7 @@ export function registerRunCommands(program: Command): void {
     .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')}; see edgedm sim --help)`)
     .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mixed')
     .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string }) => {
-      const config = loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' });
+      const config = withDemoMonitoring(loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' }), DEFAULT_GATEWAY_CONFIG);
       const log = createLogger({ level: config.logLevel });
       const gateway = await Gateway.start(config, log);
       const stateDir = join(resolve(config.dataDir), 'simulated-fleet');
@@ -319,6 +339,17 @@ function parseTransportFlag(text: string): TransportKind[] {
   }
 }
 
+/** Device profiles from the command line; a bad plan is a usage error. */
+function parseProfileFlag(text: string | undefined): ProfilePlan | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseProfiles(text);
+  } catch (err) {
+    if (err instanceof ProfilePlanError) throw new CliError(`--profiles: ${err.message}`);
+    throw err;
+  }
+}
+
 /** A fault profile from the command line; a bad one is a usage error. */
 function parseFaults(text: string | undefined): FaultProfile | undefined {
   if (text === undefined) return undefined;
@@ -332,6 +363,9 @@ function parseFaults(text: string | undefined): FaultProfile | undefined {
 
 interface SimFlags {
   faults?: string;
+  profiles?: string;
+  awakeMs: number;
+  workers?: number;
   flashWriteKbps?: number;
   downloadKbps?: number;
   selfTestMs?: number;

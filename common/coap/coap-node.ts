@@ -7,6 +7,7 @@ import { Block1Reassembly, type Block1Limits } from './block1-reassembly.js';
 import { CoapClient, DEFAULT_TRANSMISSION, type CoapTransmission } from './coap-client.js';
 import { hasResponded } from './coap-response.js';
 import { CoapRouter, type CoapHandler } from './coap-router.js';
+import { meterDatagrams, type DatagramListener } from './datagram-meter.js';
 
 export interface CoapNodeOptions {
   host: string;
@@ -23,6 +24,8 @@ export interface CoapNodeOptions {
   piggybackReplyMs?: number;
   /** Limits of Block1 upload reassembly (defaults: DEFAULT_BLOCK1_LIMITS). */
   block1?: Partial<Block1Limits>;
+  /** Told of every datagram in and out (accounting). */
+  onDatagram?: DatagramListener;
 }
 
 /**
@@ -69,6 +72,7 @@ export class CoapNode {
     });
     const log = opts.log;
     socket.on('error', (err) => log.warn({ err: err.message }, 'CoAP socket error'));
+    if (opts.onDatagram) meterDatagrams(socket, opts.onDatagram);
 
     const router = new CoapRouter(log);
     const piggybackReplyMs = opts.piggybackReplyMs ?? 1000;

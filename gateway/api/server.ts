@@ -8,7 +8,7 @@ import { errorHandler } from './errors.js';
 import { deviceRoutes } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, type MqttStats } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { firmwareRoutes } from './routes/firmware.js';
 import { firmwareDownloadRoutes } from './routes/firmware-download.js';
@@ -20,6 +20,10 @@ import { coapDeviceRoutes, type CoapDeviceManager } from './routes/coap-devices.
 import { trustAnchorRoutes } from './routes/trust-anchor.js';
 import type { FirmwareRepository } from '../firmware/firmware-repository.js';
 import type { RolloutEngine } from '../rollouts/rollout-engine.js';
+import type { ManagementServices } from '../management-services.js';
+import { alarmRoutes } from './routes/alarms.js';
+import { monitoringRoutes } from './routes/monitoring.js';
+import { accountingRoutes } from './routes/accounting.js';
 
 export interface ApiDependencies {
   repository: DeviceRepository;
@@ -36,6 +40,10 @@ export interface ApiDependencies {
   firmwareTrustAnchor?: Uint8Array;
   /** Plain CoAP devices managed by address; absent when the gateway has no Resource Directory. */
   coapDevices?: CoapDeviceManager;
+  /** The MQTT broker's connection counters, shown on /healthz. */
+  mqttStats?: () => MqttStats;
+  /** Alarms, monitoring time series and the accounting ledger. */
+  management?: ManagementServices;
 }
 
 /** The northbound REST API (Y.4702 clause 8.9). */
@@ -56,7 +64,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   });
 
   const startedAt = Date.now();
-  healthRoutes(app, deps.repository, startedAt, deps.version);
+  healthRoutes(app, deps.repository, startedAt, deps.version, deps.mqttStats);
   deviceRoutes(app, deps.devices);
   groupRoutes(app, deps.repository);
   operationRoutes(app, deps.commands);
@@ -68,6 +76,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   labelRoutes(app, deps.repository);
   coapDeviceRoutes(app, deps.devices, deps.coapDevices);
   if (deps.firmwareTrustAnchor) trustAnchorRoutes(app, deps.firmwareTrustAnchor);
+  if (deps.management) alarmRoutes(app, deps.management.alarms);
+  if (deps.management) monitoringRoutes(app, deps.management.timeseries, deps.repository);
+  if (deps.management) accountingRoutes(app, deps.management.ledger);
   await app.ready();
   return app;
 }

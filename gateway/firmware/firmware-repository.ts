@@ -99,6 +99,7 @@ export class FirmwareRepository {
   readonly images: ImageFiles;
   private readonly statements;
   private readonly servable = new Map<string, { transfer: ServableTransfer; checkedAt: number }>();
+  private readonly servedListeners: ((transferId: string, bytes: number) => void)[] = [];
   private readonly pendingServed = new Map<string, { bytes: number; requests: number; lastRequestAt: number }>();
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly transferRecheckMs: number;
@@ -259,6 +260,12 @@ export class FirmwareRepository {
   /** Counts bytes actually sent, so a resumed download shows as such. */
   countServed(transferId: string, bytes: number): void {
     this.statements.countServed.run(bytes, 1, Date.now(), transferId);
+    for (const listener of this.servedListeners) listener(transferId, bytes);
+  }
+
+  /** Told of every count of bytes served (accounting). */
+  onServed(listener: (transferId: string, bytes: number) => void): void {
+    this.servedListeners.push(listener);
   }
 
   /**
@@ -268,6 +275,7 @@ export class FirmwareRepository {
    * loses at most the last `servedFlushMs` of counts.
    */
   countServedSoon(transferId: string, bytes: number): void {
+    for (const listener of this.servedListeners) listener(transferId, bytes);
     const now = Date.now();
     const pending = this.pendingServed.get(transferId);
     if (pending) {

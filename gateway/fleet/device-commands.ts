@@ -23,6 +23,7 @@ export class DeviceUnavailableError extends Error {
  */
 export class DeviceCommands {
   private readonly links = new Map<TransportKind, DeviceLink>();
+  private readonly operationListeners: ((endpoint: string, transport: TransportKind, kind: Operation['kind']) => void)[] = [];
 
   constructor(
     private readonly repo: DeviceRepository,
@@ -39,6 +40,7 @@ export class DeviceCommands {
    */
   async execute(endpoint: string, operation: Operation, timeoutMs = this.defaultTimeoutMs, options: { requestId?: string } = {}): Promise<OperationResult> {
     const link = this.linkOf(endpoint);
+    for (const listener of this.operationListeners) listener(endpoint, link.transport, operation.kind);
     const started = performance.now();
     const result = await link.send(endpoint, operation, { timeoutMs, ...(options.requestId ? { requestId: options.requestId } : {}) });
     this.log.debug(
@@ -66,6 +68,11 @@ export class DeviceCommands {
       const reason = err instanceof DeviceLinkError || err instanceof DeviceUnavailableError ? err.message : err;
       this.log.warn({ endpoint, reason }, 'could not read device information');
     }
+  }
+
+  /** Told of every operation sent to a device (accounting). */
+  onOperation(listener: (endpoint: string, transport: TransportKind, kind: Operation['kind']) => void): void {
+    this.operationListeners.push(listener);
   }
 
   isConnected(endpoint: string): boolean {

@@ -175,6 +175,92 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'monitoring time series',
+    sql: `
+      CREATE TABLE monitoring_samples (
+        endpoint TEXT NOT NULL,
+        path     TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        value    REAL NOT NULL
+      );
+      CREATE INDEX monitoring_samples_series ON monitoring_samples (endpoint, path, at);
+      CREATE INDEX monitoring_samples_at ON monitoring_samples (at);
+    `,
+  },
+  {
+    version: 6,
+    name: 'alarm rules and alarms, with the default rules',
+    sql: `
+      CREATE TABLE alarm_rules (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        params      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE alarms (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule_id         TEXT NOT NULL,
+        rule_name       TEXT NOT NULL,
+        endpoint        TEXT NOT NULL,
+        severity        TEXT NOT NULL,
+        message         TEXT NOT NULL,
+        value           TEXT,
+        raised_at       INTEGER NOT NULL,
+        acknowledged_at INTEGER,
+        acknowledged_by TEXT,
+        cleared_at      INTEGER,
+        clear_reason    TEXT
+      );
+      -- One open alarm per rule and device.
+      CREATE UNIQUE INDEX alarms_open ON alarms (rule_id, endpoint) WHERE cleared_at IS NULL;
+      CREATE INDEX alarms_endpoint ON alarms (endpoint, raised_at);
+      CREATE INDEX alarms_cleared ON alarms (cleared_at);
+
+      INSERT INTO alarm_rules (id, name, kind, severity, params, created_at, updated_at) VALUES
+        ('battery-low', 'battery below 20 %', 'value', 'warning', '{"path":"/3/0/9","op":"<","threshold":20,"hysteresis":2}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+        ('battery-critical', 'battery below 10 %', 'value', 'critical', '{"path":"/3/0/9","op":"<","threshold":10,"hysteresis":2}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+        ('memory-low', 'memory free below 16 KiB', 'value', 'major', '{"path":"/3/0/10","op":"<","threshold":16,"hysteresis":4}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+        ('signal-weak', 'radio signal below -110 dBm', 'value', 'minor', '{"path":"/4/0/2","op":"<","threshold":-110,"hysteresis":3}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+        ('device-offline', 'offline longer than 10 min', 'offline', 'major', '{"afterSeconds":600}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+        ('update-failed', 'firmware update failed', 'update-failed', 'major', '{}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+        ('error-code', 'device error code raised', 'value', 'major', '{"path":"/3/0/11","op":"!=","threshold":0,"hysteresis":0}', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+    `,
+  },
+  {
+    version: 7,
+    name: 'accounting ledger per device and hour',
+    sql: `
+      CREATE TABLE accounting_traffic (
+        endpoint       TEXT NOT NULL,
+        hour           INTEGER NOT NULL,
+        transport      TEXT NOT NULL,
+        messages_in    INTEGER NOT NULL DEFAULT 0,
+        messages_out   INTEGER NOT NULL DEFAULT 0,
+        bytes_in       INTEGER NOT NULL DEFAULT 0,
+        bytes_out      INTEGER NOT NULL DEFAULT 0,
+        firmware_bytes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (endpoint, hour, transport)
+      );
+      CREATE INDEX accounting_traffic_hour ON accounting_traffic (hour);
+
+      CREATE TABLE accounting_operations (
+        endpoint  TEXT NOT NULL,
+        hour      INTEGER NOT NULL,
+        transport TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        count     INTEGER NOT NULL,
+        PRIMARY KEY (endpoint, hour, transport, kind)
+      );
+      CREATE INDEX accounting_operations_hour ON accounting_operations (hour);
+    `,
+  },
 ];
 
 /** Applies the pending migrations; returns the versions applied. Refuses a database from a newer release. */

@@ -4,10 +4,13 @@ import type { Duplex } from 'node:stream';
 import type { Radio } from '../../agent/host/host-adapter.js';
 import type { FetchOptions, PackageSource } from '../../agent/firmware/package-source.js';
 import type { SchemeSource } from '../../agent/firmware/sources.js';
+import { laggingUplink } from './lagging-uplink.js';
 
 export interface SimulatedRadioOptions {
   /** Download speed of pulled firmware images, bytes per second; unlimited when absent. */
   downloadBytesPerSecond?: number;
+  /** What the device sends over its connections leaves this much later (the `slow` profile); none when absent. */
+  uplinkDelayMs?: number;
 }
 
 export interface SimulatedRadioEvents {
@@ -67,7 +70,8 @@ export class SimulatedRadio extends EventEmitter<SimulatedRadioEvents> implement
     const socket = tcpConnect({ host, port });
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    return socket;
+    const lag = this.opts.uplinkDelayMs;
+    return lag ? laggingUplink(socket, lag) : socket;
   }
 
   /** The link goes down for `outageMs`: connections are cut, downloads interrupted, new attempts refused. */

@@ -39,13 +39,15 @@ export interface SimulatedHostOptions {
   selfTestMs?: number;
   /** Download speed of the radio link for pulled firmware, bytes per second; unlimited when absent. */
   downloadBytesPerSecond?: number;
+  /** What the device sends over its radio leaves this much later (the `slow` profile). */
+  uplinkDelayMs?: number;
 }
 
 /** Progress of a write into the inactive flash slot. */
 export type FlashWriteListener = (written: number, total: number) => void;
 
 /** A small deterministic PRNG (mulberry32): the same seed gives the same device. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -88,7 +90,10 @@ export class SimulatedHost implements HostAdapter {
   constructor(private readonly opts: SimulatedHostOptions) {
     const random = prng(opts.seed ?? hash(opts.serialNumber));
     this.firmwareVersion = opts.firmwareVersion ?? '1.0.0';
-    this.radio = new SimulatedRadio(opts.downloadBytesPerSecond !== undefined ? { downloadBytesPerSecond: opts.downloadBytesPerSecond } : {});
+    this.radio = new SimulatedRadio({
+      ...(opts.downloadBytesPerSecond !== undefined ? { downloadBytesPerSecond: opts.downloadBytesPerSecond } : {}),
+      ...(opts.uplinkDelayMs ? { uplinkDelayMs: opts.uplinkDelayMs } : {}),
+    });
     this.flash = this.powerOnFlash();
     this.battery = 60 + Math.floor(random() * 40);
     this.batteryAt = this.clock();

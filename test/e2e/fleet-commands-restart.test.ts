@@ -28,7 +28,7 @@ describe('fleet commands across a gateway restart', () => {
   });
 
   const start = async (dataDir: string, mqttPort = 0) => {
-    const gateway = await startGateway(dataDir, { mqtt: { host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144 }, devices: { requestTimeoutMs: 3000, lifetimeSeconds: 300 } });
+    const gateway = await startGateway(dataDir, { mqtt: { host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144, maxConnectsPerSecond: 500 }, devices: { requestTimeoutMs: 3000, lifetimeSeconds: 300 } });
     gateways.push(gateway);
     return gateway;
   };

@@ -22,7 +22,7 @@ describe('persistence: the registry survives a gateway restart', () => {
       const mqttPort = gateway.mqttPort;
       await gateway.close();
 
-      gateway = await startGateway(dataDir, { mqtt: { host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144 } });
+      gateway = await startGateway(dataDir, { mqtt: { host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144, maxConnectsPerSecond: 500 } });
       const after = gateway.repository.list();
       assert.equal(after.length, before.length);
       for (const [i, device] of after.entries()) {

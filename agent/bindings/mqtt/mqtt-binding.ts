@@ -109,7 +109,9 @@ export class MqttBinding implements AgentBinding {
           continue;
         }
         await this.session(account);
-        attempt = 0;
+        // Not 0: attempt 0 waits exactly minDelayMs, so a fleet cut at once (a gateway restart)
+        // would come back in lockstep; from 1 on the wait is jittered over [min, 2·min].
+        attempt = 1;
       } catch (err) {
         if (this.stopping.signal.aborted) break;
         if (err instanceof ConnectionRefusedError && this.opts.objects.security.dmServerAccount()) {

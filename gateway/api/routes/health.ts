@@ -1,8 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { DeviceRepository } from '../../store/device-repository.js';
 
+/** Open MQTT sessions, and CONNECTs let through and refused (CONNACK 3) by the connection rate limit since the start. */
+export interface MqttStats {
+  connections: number;
+  connectsAdmitted: number;
+  connectsRefused: number;
+}
+
 /** For supervisors (systemd, Kubernetes): 200 while the gateway can reach its store. */
-export function healthRoutes(app: FastifyInstance, repo: DeviceRepository, startedAt: number, version: string): void {
+export function healthRoutes(app: FastifyInstance, repo: DeviceRepository, startedAt: number, version: string, mqttStats?: () => MqttStats): void {
   app.get(
     '/healthz',
     {
@@ -15,6 +22,7 @@ export function healthRoutes(app: FastifyInstance, repo: DeviceRepository, start
               version: { type: 'string' },
               uptimeSeconds: { type: 'integer' },
               devices: { type: 'object', additionalProperties: { type: 'integer' } },
+              mqtt: { type: 'object', additionalProperties: { type: 'integer' } },
             },
           },
         },
@@ -25,6 +33,7 @@ export function healthRoutes(app: FastifyInstance, repo: DeviceRepository, start
       version,
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
       devices: repo.countByStatus(),
+      ...(mqttStats ? { mqtt: mqttStats() } : {}),
     }),
   );
 }

@@ -3,11 +3,13 @@ import type { Logger } from '../../../common/logger.js';
 import { isValidEndpointName } from '../../../protocol/endpoint.js';
 import { mayPublish, maySubscribe } from '../../../protocol/mqtt/topics.js';
 import type { DeviceSessionHandler } from '../../device-link.js';
+import type { ConnectRateLimit } from './connect-rate-limit.js';
 import type { SessionTable } from './sessions.js';
 
 // aedes' AuthErrorCode is a const enum, which isolatedModules cannot import: use the MQTT 3.1.1 codes.
 const BAD_USERNAME_OR_PASSWORD = 4;
 const IDENTIFIER_REJECTED = 2;
+const SERVER_UNAVAILABLE = 3;
 
 function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -22,9 +24,11 @@ export function createAccessControl(opts: {
   sessions: SessionTable;
   handler: DeviceSessionHandler;
   maxMessageBytes: number;
+  /** New connections over the rate get CONNACK 3 before their credentials are looked at. */
+  connectRate?: ConnectRateLimit;
   log: Logger;
 }) {
-  const { sessions, handler, maxMessageBytes, log } = opts;
+  const { sessions, handler, maxMessageBytes, log, connectRate } = opts;
 
   function authenticate(
     client: Client,
@@ -32,6 +36,7 @@ export function createAccessControl(opts: {
     password: Readonly<Buffer | undefined>,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
+    if (connectRate && !connectRate.admit()) return done(authError('server busy: connection rate limit', SERVER_UNAVAILABLE), false);
     const endpoint = username ?? '';
     if (!isValidEndpointName(endpoint) || !password) {
       log.warn({ clientId: client.id }, 'mqtt connect refused: missing or malformed credentials');

@@ -3,17 +3,24 @@ import { Aedes } from 'aedes';
 import type { Logger } from '../../../common/logger.js';
 import type { DeviceSessionHandler } from '../../device-link.js';
 import { createAccessControl } from './access-control.js';
+import { ConnectRateLimit } from './connect-rate-limit.js';
 import { MqttDeviceLink } from './mqtt-device-link.js';
 import { PendingRequests } from './pending-requests.js';
 import { SessionTable } from './sessions.js';
 import { UplinkRouter } from './uplink-router.js';
+import { MqttTrafficMetering } from './traffic-metering.js';
+import type { TrafficMeter } from '../../traffic-meter.js';
 
 export interface MqttTransportOptions {
   host: string;
   port: number;
   maxMessageBytes: number;
+  /** New connections a second before CONNACK 3 (Server unavailable); 0 for no limit. */
+  maxConnectsPerSecond?: number;
   handler: DeviceSessionHandler;
   log: Logger;
+  /** Accounting: bytes and messages per device. */
+  traffic?: TrafficMeter;
 }
 
 /** The embedded aedes broker with edgedm's policy, and the DeviceLink that speaks through it. */
@@ -24,15 +31,23 @@ export class MqttTransport {
     private readonly server: Server,
     private readonly sessions: SessionTable,
     private readonly pending: PendingRequests,
+    private readonly connectRate: ConnectRateLimit,
   ) {}
 
   static async start(opts: MqttTransportOptions): Promise<MqttTransport> {
     const log = opts.log;
     const sessions = new SessionTable();
     const pending = new PendingRequests();
-    const policy = createAccessControl({ sessions, handler: opts.handler, maxMessageBytes: opts.maxMessageBytes, log });
-    const broker = await Aedes.createBroker({ ...policy });
+    const connectRate = new ConnectRateLimit(opts.maxConnectsPerSecond ?? 0, log);
+    const policy = createAccessControl({ sessions, handler: opts.handler, maxMessageBytes: opts.maxMessageBytes, connectRate, log });
+    // concurrency 0: aedes' default (100 messages in flight, the rest queued) overflowed the stack
+    // after a restart under 10,000 reconnecting devices: its emitter drains a long queue by
+    // recursion when handlers finish synchronously ("Maximum call stack size exceeded" in
+    // closeSameClients, bench/herd.ts). Without the cap nothing queues there; the connection
+    // rate limit bounds what comes in instead.
+    const broker = await Aedes.createBroker({ ...policy, concurrency: 0 });
     const link = new MqttDeviceLink(broker, sessions, pending, log);
+    if (opts.traffic) new MqttTrafficMetering(broker, sessions, opts.traffic);
 
     broker.on('clientReady', (client) => {
       sessions.open(client);
@@ -63,7 +78,7 @@ export class MqttTransport {
         resolve();
       });
     });
-    const transport = new MqttTransport(link, broker, server, sessions, pending);
+    const transport = new MqttTransport(link, broker, server, sessions, pending, connectRate);
     log.info({ host: opts.host, port: transport.port }, 'mqtt broker listening');
     return transport;
   }
@@ -76,8 +91,14 @@ export class MqttTransport {
     return this.sessions.size;
   }
 
+  /** Open sessions, and CONNECTs let through and refused by the connection rate limit since the start. */
+  get stats(): { connections: number; connectsAdmitted: number; connectsRefused: number } {
+    return { connections: this.sessions.size, connectsAdmitted: this.connectRate.admitted, connectsRefused: this.connectRate.refused };
+  }
+
   async close(): Promise<void> {
     this.pending.failAll('gateway shutting down');
+    this.connectRate.close();
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
