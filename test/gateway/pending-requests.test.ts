@@ -32,6 +32,19 @@ describe('PendingRequests', () => {
     assert.equal((await b).code, '2.04');
   });
 
+  test('a request that could not be sent fails at once as unreachable, and only that one', async () => {
+    const pending = new PendingRequests();
+    const unsent = pending.wait('1', 'dev-a', 5000);
+    const other = pending.wait('2', 'dev-a', 5000);
+    pending.fail('1', 'dev-b', 'not yours');
+    assert.equal(pending.size, 2, 'another endpoint cannot fail it');
+    pending.fail('1', 'dev-a', 'the broker is closing');
+    await assert.rejects(unsent, (err: unknown) => err instanceof DeviceLinkError && err.kind === 'unreachable' && /broker is closing/.test(err.message));
+    assert.equal(pending.size, 1);
+    assert.equal(pending.resolve('2', 'dev-a', { code: '2.04' }), true);
+    assert.deepEqual(await other, { code: '2.04' });
+  });
+
   test('an abort signal cancels a request', async () => {
     const pending = new PendingRequests();
     const controller = new AbortController();

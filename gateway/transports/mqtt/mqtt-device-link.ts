@@ -34,7 +34,11 @@ export class MqttDeviceLink implements DeviceLink {
     this.broker.publish(
       { cmd: 'publish', topic: topicFor(endpoint, 'req'), payload, qos: 1, retain: false, dup: false },
       (err) => {
-        if (err) this.log.warn({ err, endpoint }, 'publishing a request failed');
+        if (!err) return;
+        // A broker shutting down fails what was still going out: expected, not worth a warning.
+        if (this.broker.closed) this.log.debug({ endpoint, reason: err.message }, 'request not sent: the broker is closing');
+        else this.log.warn({ err, endpoint }, 'publishing a request failed');
+        this.pending.fail(id, endpoint, `the request could not be published: ${err.message}`);
       },
     );
     this.log.debug({ endpoint, id, op: operation.kind, path: operation.path.toString() }, 'request sent');

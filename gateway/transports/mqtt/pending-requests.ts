@@ -42,6 +42,12 @@ export class PendingRequests {
     return true;
   }
 
+  /** Fails one request that could not be sent: no point waiting for its deadline. */
+  fail(id: string, endpoint: string, reason: string): void {
+    const entry = this.pending.get(id);
+    if (entry?.endpoint === endpoint) this.settle(id)?.reject(new DeviceLinkError('unreachable', endpoint, reason));
+  }
+
   /** Fails every request to an endpoint whose session ended: no point waiting for the deadline. */
   failEndpoint(endpoint: string, reason: string): void {
     for (const [id, entry] of this.pending) {
