@@ -30,13 +30,11 @@ import { LwM2mPath } from '../protocol/model/index.js';
 import { encodeNotifyMessage } from '../protocol/mqtt/codec.js';
 import { freePort } from '../test/support/ports.js';
 import { cpuSeconds, ProcSampler } from './support/proc.js';
+import { benchArgs } from './support/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string, fallback: number) => Number(flag(name) ?? fallback);
+const args = benchArgs();
+const { flag } = args;
+const num = (name: string, fallback: number) => args.num(name, fallback);
 const runs = num('runs', 3);
 const seconds = num('seconds', 10);
 const publishers = num('publishers', 50);

@@ -28,20 +28,18 @@ import { createInterface } from 'node:readline';
 import { simulatedIdentities } from '../simulators/identities.js';
 import { api, importIdentities, sleep, startFleetProcesses, startGateway, stopChild, tempDir, track, waitOnline } from './support/fanout-fleet.js';
 import { ProcSampler } from './support/proc.js';
+import { benchArgs } from './support/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string, fallback: number) => Number(flag(name) ?? fallback);
+const args = benchArgs();
+const { flag } = args;
+const num = (name: string, fallback: number) => args.num(name, fallback);
 const count = num('count', 10_000);
 const runs = num('runs', 3);
 const fleetProcs = num('fleet-procs', 4);
 const concurrencies = (flag('max-concurrent') ?? '100,1000').split(',').map(Number);
 const timeoutS = num('timeout-s', 600);
-const withPeer = !args.includes('--no-peer');
-const cpuProfile = args.includes('--cpu-prof');
+const withPeer = !args.has('no-peer');
+const cpuProfile = args.has('cpu-prof');
 const fleetRoot = flag('fleet-dir') ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const root = join(import.meta.dirname, '..');
 const out = join(root, 'bench/out');

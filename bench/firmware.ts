@@ -47,21 +47,13 @@ import { SimulatedFleet } from '../simulators/fleet.js';
 import { SIMULATED_MODELS, simulatedIdentities, type SimulatedIdentity } from '../simulators/identities.js';
 import { freePort } from '../test/support/ports.js';
 import { ProcSampler, SelfSampler, type ProcUsage } from './support/proc.js';
+import { benchArgs } from './support/args.js';
 
 type Delivery = 'http' | 'coap' | 'push';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string, fallback: number) => {
-  const v = flag(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} takes a positive number, got "${v}"`);
-  return n;
-};
+const args = benchArgs();
+const { flag } = args;
+const num = (name: string, fallback: number) => args.num(name, fallback, 'positive');
 const count = num('count', 500);
 const sizeMiB = num('size-mib', 4);
 const runs = num('runs', 1);

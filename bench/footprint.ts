@@ -20,14 +20,11 @@ import { createInterface } from 'node:readline';
 import { simulatedIdentities } from '../simulators/identities.js';
 import { importIdentities, sleep, startGateway, stopChild, tempDir, track } from './support/fanout-fleet.js';
 import { rssKiB } from './support/proc.js';
+import { benchArgs } from './support/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const runs = Number(flag('runs') ?? 5);
-const idleS = Number(flag('idle-s') ?? 30);
+const args = benchArgs();
+const runs = args.num('runs', 5, 'positive-integer');
+const idleS = args.num('idle-s', 30);
 const root = join(import.meta.dirname, '..');
 
 const median = (xs: number[]) => {

@@ -26,20 +26,18 @@ import { join } from 'node:path';
 import { freePort } from '../test/support/ports.js';
 import { health, loadAverage, median, peakRate, sleep, spawnRaised, stopChild, waitForLine } from './support/herd-process.js';
 import { ProcSampler } from './support/proc.js';
+import { benchArgs } from './support/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string, fallback: number) => Number(flag(name) ?? fallback);
+const args = benchArgs();
+const { flag } = args;
+const num = (name: string, fallback: number) => args.num(name, fallback);
 const count = num('count', 10_000);
 const runs = num('runs', 3);
 const workers = num('workers', Math.max(1, Math.ceil(count / 2500)));
 const rate = num('rate', 500);
 const ramp = num('ramp', 1000);
 const killSignal = (flag('signal') ?? 'SIGKILL') as NodeJS.Signals;
-const peerPolicies = args.includes('--no-peer') ? [] : (flag('peers') ?? 'mqttjs,agent').split(',');
+const peerPolicies = args.has('no-peer') ? [] : (flag('peers') ?? 'mqttjs,agent').split(',');
 const timeoutMs = num('timeout-s', 900) * 1000;
 /** The devices' state directories: tmpfs by default, as 10,000 real devices each have their own flash. */
 const fleetDir = flag('fleet-dir') ?? '/dev/shm';

@@ -43,24 +43,16 @@ import { simulatedIdentities } from '../simulators/identities.js';
 import { freePort } from '../test/support/ports.js';
 import { BareServer, freeUdpPort, LoadClients, median, timedPool, type LatencySummary } from './support/lwm2m-load.js';
 import { ProcSampler, SelfSampler } from './support/proc.js';
+import { benchArgs } from './support/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string, fallback: number) => {
-  const v = flag(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} takes a positive integer, got "${v}"`);
-  return n;
-};
+const args = benchArgs();
+const { flag } = args;
+const num = (name: string, fallback: number) => args.num(name, fallback, 'positive-integer');
 const count = num('count', 1000);
 const inFlight = num('in-flight', 50);
 const readsPerEndpoint = num('reads-per-endpoint', 2);
 const runs = num('runs', 3);
-const agentCount = args.includes('--no-agents') ? 0 : num('agents', count);
+const agentCount = args.has('no-agents') ? 0 : num('agents', count);
 const gatewayLogLevel = flag('gateway-log-level') ?? 'warn';
 /** Longer than any run: the registrations must not expire while the reads go on. */
 const LIFETIME_S = 3600;
