@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { apiFrom, output } from '../context.js';
 import { formatValue, table } from '../format.js';
 import { decimal, integer } from '../arguments.js';
+import { TERMINAL_COMMAND_STATES } from '../../protocol/states.js';
 
 interface CommandView {
   id: string;
@@ -32,10 +33,9 @@ interface CommandDeviceView {
 }
 
 const enc = encodeURIComponent;
-const FINISHED = ['succeeded', 'failed', 'expired', 'cancelled'];
 
 function progress(c: CommandView): string {
-  const done = FINISHED.reduce((n, s) => n + (c.counts[s] ?? 0), 0);
+  const done = TERMINAL_COMMAND_STATES.reduce((n, s) => n + (c.counts[s] ?? 0), 0);
   const counts = Object.entries(c.counts)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${s} ${n}`)

@@ -23,16 +23,10 @@ import { describeProfiles, parseProfiles, profileHelp, ProfilePlanError, type Pr
 import { DEVICES_PER_WORKER, reportProgress, startSimFleet } from './sim-fleet.js';
 import type { TransportKind } from '../../protocol/states.js';
 import { ApiClient, CliError, DEFAULT_API } from '../api-client.js';
+import { wholeNumber } from '../arguments.js';
 
 type DeepPartialGateway = DeepPartial<GatewayConfig>;
 
-function int(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new CliError(`--${name} takes a whole number, got "${v}"`);
-    return n;
-  };
-}
 
 /** Command-line flags become the top layer of the gateway configuration. */
 function gatewayOverrides(o: GatewayFlags): DeepPartialGateway {
@@ -77,11 +71,11 @@ function addGatewayFlags(cmd: Command): Command {
     .option('-c, --config <file>', 'configuration file (YAML or JSON)')
     .option('--data <dir>', 'data directory (registry database, keys)')
     .option('--mqtt-host <host>', 'MQTT listen address')
-    .option('--mqtt-port <port>', 'MQTT listen port', int('mqtt-port'))
+    .option('--mqtt-port <port>', 'MQTT listen port', wholeNumber('mqtt-port'))
     .option('--api-host <host>', 'REST API listen address')
-    .option('--api-port <port>', 'REST API listen port', int('api-port'))
+    .option('--api-port <port>', 'REST API listen port', wholeNumber('api-port'))
     .option('--coap-host <host>', 'CoAP/UDP listen address')
-    .option('--coap-port <port>', 'CoAP/UDP listen port', int('coap-port'))
+    .option('--coap-port <port>', 'CoAP/UDP listen port', wholeNumber('coap-port'))
     .option('--no-coap', 'do not open the CoAP endpoint')
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent');
 }
@@ -164,25 +158,25 @@ export function registerRunCommands(program: Command): void {
   program
     .command('sim')
     .description('run a fleet of simulated devices (the real agent on simulated hardware) against a gateway')
-    .option('-n, --count <n>', 'number of devices', int('count'), 20)
+    .option('-n, --count <n>', 'number of devices', wholeNumber('count'), 20)
     .option('--prefix <prefix>', 'endpoint name prefix', 'sim')
     .option('--transport <kinds>', 'mqtt, lwm2m, coap, a list dealt out in turn (e.g. mqtt,lwm2m) or mixed (all three); default: by --server\'s scheme')
     .option('--server <uri>', 'MQTT bootstrap server (a coap:// URI here means an LwM2M fleet)', 'mqtt://127.0.0.1:1883')
     .option('--coap-server <uri>', 'the gateway\'s CoAP endpoint: LwM2M bootstrap server and CoAP Resource Directory', 'coap://127.0.0.1:5683')
     .option('--state <dir>', 'where the simulated devices keep their state', '.edgedm/sim')
     .option('--no-import', 'do not register the fleet\'s factory identities with the gateway first')
-    .option('--keepalive <s>', 'MQTT keepalive in seconds', int('keepalive'), 30)
-    .option('--ramp <n>', 'devices started per second', int('ramp'), 200)
+    .option('--keepalive <s>', 'MQTT keepalive in seconds', wholeNumber('keepalive'), 30)
+    .option('--ramp <n>', 'devices started per second', wholeNumber('ramp'), 200)
     .option('--write-csv <file>', 'write the fleet\'s factory identities to this CSV file')
     .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,power-loss@updating=5% (${Object.keys(FAULTS).join(', ')}; see below)`)
-    .option('--flash-write-kbps <n>', 'simulated flash write speed in KiB/s (default: unlimited)', int('flash-write-kbps'))
-    .option('--download-kbps <n>', 'radio link speed of firmware downloads in KiB/s (default: unlimited; slow-link devices are slower)', int('download-kbps'))
-    .option('--self-test-ms <ms>', 'how long the self test of a trial boot takes', int('self-test-ms'))
-    .option('--power-off-ms <ms>', 'how long a power-loss fault keeps a device off', int('power-off-ms'), 1000)
-    .option('--link-down-ms <ms>', 'how long a drop-link fault keeps the link down', int('link-down-ms'), 1000)
+    .option('--flash-write-kbps <n>', 'simulated flash write speed in KiB/s (default: unlimited)', wholeNumber('flash-write-kbps'))
+    .option('--download-kbps <n>', 'radio link speed of firmware downloads in KiB/s (default: unlimited; slow-link devices are slower)', wholeNumber('download-kbps'))
+    .option('--self-test-ms <ms>', 'how long the self test of a trial boot takes', wholeNumber('self-test-ms'))
+    .option('--power-off-ms <ms>', 'how long a power-loss fault keeps a device off', wholeNumber('power-off-ms'), 1000)
+    .option('--link-down-ms <ms>', 'how long a drop-link fault keeps the link down', wholeNumber('link-down-ms'), 1000)
     .option('--profiles <plan>', 'device profiles, e.g. sleeping@60s=20%,flaky@45s=10%,slow@2s=5% (the rest always-on; see below)')
-    .option('--awake-ms <ms>', 'how long a sleeping device stays awake after it registered', int('awake-ms'), 5000)
-    .option('--workers <n>', `worker processes (default: one per ${DEVICES_PER_WORKER} devices; a fleet that fits one process runs in this one)`, int('workers'))
+    .option('--awake-ms <ms>', 'how long a sleeping device stays awake after it registered', wholeNumber('awake-ms'), 5000)
+    .option('--workers <n>', `worker processes (default: one per ${DEVICES_PER_WORKER} devices; a fleet that fits one process runs in this one)`, wholeNumber('workers'))
     .option('--log-level <level>', 'log level', 'warn')
     .addHelpText('after', `\n${faultHelp()}\n\n${profileHelp()}`)
     .action(async (o: SimFlags, cmd: Command) => {
@@ -233,7 +227,7 @@ export function registerRunCommands(program: Command): void {
     });
 
   addGatewayFlags(program.command('demo').description('gateway plus a simulated fleet in one process, on embedded defaults'))
-    .option('-n, --count <n>', 'number of simulated devices', int('count'), 20)
+    .option('-n, --count <n>', 'number of simulated devices', wholeNumber('count'), 20)
     .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')}; see edgedm sim --help)`)
     .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mixed')
     .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string }) => {

@@ -1,4 +1,6 @@
+import type { Statement } from 'better-sqlite3';
 import type { Database } from '../store/database.js';
+import { statementCache } from '../store/statement-cache.js';
 import type { AlarmSeverity } from './alarm-rules.js';
 import type { Alarm, AlarmState } from './alarm-view.js';
 
@@ -43,33 +45,38 @@ const STATE_SQL: Record<AlarmState, string> = {
 
 /** Alarms, open and cleared (the history), in SQL. At most one open alarm per rule and device (a unique index). */
 export class AlarmRepository {
-  constructor(private readonly db: Database) {}
+  /** Raise, clear and get run once per alarm change, and a fleet-wide outage raises thousands: each statement is prepared once. */
+  private readonly sql: (sql: string) => Statement;
+
+  constructor(db: Database) {
+    this.sql = statementCache(db);
+  }
 
   open(): Alarm[] {
-    return this.db.prepare<[], AlarmRow>('SELECT * FROM alarms WHERE cleared_at IS NULL').all().map(toAlarm);
+    return (this.sql('SELECT * FROM alarms WHERE cleared_at IS NULL').all() as AlarmRow[]).map(toAlarm);
   }
 
   get(id: number): Alarm | undefined {
-    const row = this.db.prepare<[number], AlarmRow>('SELECT * FROM alarms WHERE id = ?').get(id);
+    const row = this.sql('SELECT * FROM alarms WHERE id = ?').get(id) as AlarmRow | undefined;
     return row && toAlarm(row);
   }
 
   raise(a: NewAlarm): Alarm {
-    const { lastInsertRowid } = this.db
-      .prepare('INSERT INTO alarms (rule_id, rule_name, endpoint, severity, message, value, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const { lastInsertRowid } = this
+      .sql('INSERT INTO alarms (rule_id, rule_name, endpoint, severity, message, value, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(a.ruleId, a.ruleName, a.endpoint, a.severity, a.message, a.value === undefined ? null : JSON.stringify(a.value), a.at);
     return this.get(Number(lastInsertRowid))!;
   }
 
   clear(id: number, reason: string, at: number): Alarm | undefined {
-    const changed = this.db.prepare('UPDATE alarms SET cleared_at = ?, clear_reason = ? WHERE id = ? AND cleared_at IS NULL').run(at, reason, id).changes;
+    const changed = this.sql('UPDATE alarms SET cleared_at = ?, clear_reason = ? WHERE id = ? AND cleared_at IS NULL').run(at, reason, id).changes;
     return changed > 0 ? this.get(id) : undefined;
   }
 
   /** Acknowledges an open, unacknowledged alarm; undefined when it is not one (any more). */
   acknowledge(id: number, by: string, at: number): Alarm | undefined {
-    const changed = this.db
-      .prepare('UPDATE alarms SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND cleared_at IS NULL AND acknowledged_at IS NULL')
+    const changed = this
+      .sql('UPDATE alarms SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND cleared_at IS NULL AND acknowledged_at IS NULL')
       .run(at, by, id).changes;
     return changed > 0 ? this.get(id) : undefined;
   }
@@ -87,14 +94,14 @@ export class AlarmRepository {
       params.endpoint = filter.endpoint;
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM alarms ${clause}`).get(params) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM alarms ${clause} ORDER BY raised_at DESC, id DESC LIMIT @limit OFFSET @offset`).all(params) as AlarmRow[];
+    const total = (this.sql(`SELECT COUNT(*) AS n FROM alarms ${clause}`).get(params) as { n: number }).n;
+    const rows = this.sql(`SELECT * FROM alarms ${clause} ORDER BY raised_at DESC, id DESC LIMIT @limit OFFSET @offset`).all(params) as AlarmRow[];
     return { items: rows.map(toAlarm), total };
   }
 
   /** Deletes cleared alarms older than `before`; returns how many. */
   pruneHistory(before: number): number {
-    return this.db.prepare('DELETE FROM alarms WHERE cleared_at IS NOT NULL AND cleared_at < ?').run(before).changes;
+    return this.sql('DELETE FROM alarms WHERE cleared_at IS NOT NULL AND cleared_at < ?').run(before).changes;
   }
 }
 
