@@ -7,7 +7,7 @@ import { formatFactoryCsv } from '../../gateway/fleet/factory-import.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
 import { CliProcess } from '../support/cli-process.js';
 import { tempDir, testIdentities, testLog } from '../support/harness.js';
-import { freePort } from '../support/ports.js';
+import { freePort, freeUdpPort } from '../support/ports.js';
 import { ThrottlingHttpProxy } from '../support/proxies.js';
 import { waitFor } from '../support/wait.js';
 import type { RolloutDeviceView, RolloutView, TransferView } from '../support/rollouts.js';
@@ -56,12 +56,14 @@ describe('gateway killed with SIGKILL mid-rollout', () => {
     const devicesDir = join(dir.path, 'devices');
     const mqttPort = await freePort();
     const apiPort = await freePort();
+    // Never the default 5683: a developer's `npm start` (or another test) may hold it.
+    const coapPort = await freeUdpPort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     // Devices pull images through a slow link, so the kill lands while downloads are under way.
     proxy = await new ThrottlingHttpProxy(apiUrl, (n) => LINK_SPEEDS[n % LINK_SPEEDS.length]!).start();
 
     const startGateway = async (name: string): Promise<CliProcess> => {
-      const child = CliProcess.start(name, ['gateway', '--data', dataDir, '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--log-level', 'info'], {
+      const child = CliProcess.start(name, ['gateway', '--data', dataDir, '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--coap-port', String(coapPort), '--log-level', 'info'], {
         EDGEDM_ROLLOUT_POLL_MS: '200',
         EDGEDM_FIRMWARE_BASE_URL: proxy!.url,
         EDGEDM_REQUEST_TIMEOUT_MS: '5000',
