@@ -50,10 +50,15 @@ export function startFleet(gateway: Gateway, identities: SimulatedIdentity[], st
   });
 }
 
+/** Headers that authenticate a test's raw request to the gateway's API as its admin. */
+export function apiHeaders(_gateway: Gateway): Record<string, string> {
+  return {};
+}
+
 export async function api<T = unknown>(gateway: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const init: RequestInit = { method };
+  const init: RequestInit = { method, headers: apiHeaders(gateway) };
   if (body !== undefined) {
-    init.headers = { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json' };
+    init.headers = { ...apiHeaders(gateway), 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json' };
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const response = await fetch(`${gateway.apiUrl}${path}`, init);
