@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../common/logger.js';
 import type { AgentBinding, BindingEvents } from './bindings/binding.js';
@@ -12,13 +13,15 @@ import { StateStore } from './state/state-store.js';
 import { RecentRequests } from './state/recent-requests.js';
 
 /** The agent's configuration with its host chosen and its logger made. */
-export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel' | 'transport' | 'coap' | 'firmwareTrustAnchor'> & {
+export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel' | 'transport' | 'coap' | 'firmwareTrustAnchor' | 'tlsCaFile'> & {
   host: HostAdapter;
   log: Logger;
   /** Default `auto`: `bootstrapServerUri`'s scheme decides (coap:// LwM2M, mqtt:// MQTT). `coap`: plain CoAP, registering with the Resource Directory at `bootstrapServerUri`. */
   transport?: AgentTransport;
   /** SPKI DER of the firmware-signing key, when it is not provisioned at bootstrap (plain CoAP has none). */
   firmwareTrustAnchor?: Uint8Array;
+  /** CA certificates (PEM) trusted for mqtts:// servers besides the system's. */
+  tlsCa?: string;
   firmware?: AgentObjectsOptions['firmware'];
   /** LwM2M client tuning (queue mode, timers), when the agent speaks LwM2M. */
   lwm2m?: Pick<Lwm2mBindingOptions, 'queueMode' | 'queueAwakeMs' | 'updateIntervalMs' | 'requestTimeoutMs' | 'bootstrapTimeoutMs' | 'listen'>;
@@ -123,7 +126,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       },
     });
     if (opts.firmwareTrustAnchor) objects.setFirmwareTrustAnchor(opts.firmwareTrustAnchor);
-    const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n), log });
+    const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n) ?? false, log });
     const events: BindingEvents = {
       bootstrapped: () => this.emit('bootstrapped'),
       registered: () => {
@@ -140,8 +143,11 @@ export class Agent extends EventEmitter<AgentEvents> {
           ? new CoapBinding({ ...common, resourceDirectoryUri: opts.bootstrapServerUri, ...(opts.coap ?? {}) })
           : new MqttBinding({
               ...common,
+              // This boot's: what the server read of the device under another one may have changed.
+              bootId: randomUUID(),
               keepaliveSeconds: opts.keepaliveSeconds,
               ...(opts.host.radio ? { radio: opts.host.radio } : {}),
+              ...(opts.tlsCa ? { tlsCa: opts.tlsCa } : {}),
               // Rebuilt at each boot like everything else: what it kept on disk comes back, memory does not.
               recentRequests: new RecentRequests(opts.stateDir, log),
             });

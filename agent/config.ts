@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadLayeredConfig, requireLogLevel, requirePositiveInteger, type ConfigSources, type ConfigSpec } from '../common/config.js';
 import { isValidEndpointName } from '../protocol/endpoint.js';
 
@@ -32,6 +33,8 @@ export interface AgentConfig {
    * accept firmware. When set, it replaces what a bootstrap provisioned.
    */
   firmwareTrustAnchor: string | null;
+  /** A CA certificate (PEM file) to trust for mqtts:// servers besides the system's: the gateway's local CA (`<gateway data>/tls/ca.pem`). */
+  tlsCaFile: string | null;
   /** Credentials and settings (0700 directory, 0600 files). */
   stateDir: string;
   keepaliveSeconds: number;
@@ -47,6 +50,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
   transport: 'auto',
   coap: { lifetimeSeconds: 300 },
   firmwareTrustAnchor: null,
+  tlsCaFile: null,
   stateDir: './.edgedm/agent',
   keepaliveSeconds: 60,
   reconnect: { minDelayMs: 1000, maxDelayMs: 60_000 },
@@ -57,7 +61,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
 export const AGENT_CONFIG_SPEC: ConfigSpec<AgentConfig> = {
   name: 'agent',
   defaults: DEFAULT_AGENT_CONFIG,
-  nullableStrings: ['firmwareTrustAnchor'],
+  nullableStrings: ['firmwareTrustAnchor', 'tlsCaFile'],
   env: {
     EDGEDM_ENDPOINT: { key: 'endpoint', type: 'string' },
     EDGEDM_FACTORY_SECRET: { key: 'factorySecret', type: 'string' },
@@ -65,6 +69,7 @@ export const AGENT_CONFIG_SPEC: ConfigSpec<AgentConfig> = {
     EDGEDM_TRANSPORT: { key: 'transport', type: 'string' },
     EDGEDM_COAP_LIFETIME_SECONDS: { key: 'coap.lifetimeSeconds', type: 'integer' },
     EDGEDM_FIRMWARE_TRUST_ANCHOR: { key: 'firmwareTrustAnchor', type: 'string' },
+    EDGEDM_TLS_CA_FILE: { key: 'tlsCaFile', type: 'string' },
     EDGEDM_STATE_DIR: { key: 'stateDir', type: 'string' },
     EDGEDM_KEEPALIVE_SECONDS: { key: 'keepaliveSeconds', type: 'integer' },
     EDGEDM_HOST: { key: 'host', type: 'string' },
@@ -100,7 +105,7 @@ export const AGENT_CONFIG_SPEC: ConfigSpec<AgentConfig> = {
 /** The transport `auto` stands for: the server URI's scheme decides. */
 export function resolveAgentTransport(transport: AgentTransport, serverUri: string): Exclude<AgentTransport, 'auto'> {
   if (transport !== 'auto') return transport;
-  return serverUri.startsWith('coap://') ? 'lwm2m' : 'mqtt';
+  return /^coaps?:\/\//.test(serverUri) ? 'lwm2m' : 'mqtt';
 }
 
 /** An Ed25519 public key as PEM or base64 SPKI DER → its SPKI DER; ConfigError when it is neither. */
@@ -121,12 +126,26 @@ export function parseTrustAnchor(text: string): Uint8Array {
  * The Agent options that follow from the transport settings, for whoever builds an Agent from
  * a loaded configuration (`edgedm agent`): `new Agent({ …, ...agentTransportOptions(config) })`.
  */
-export function agentTransportOptions(c: AgentConfig): { transport: Exclude<AgentTransport, 'auto'>; coap: { lifetimeSeconds: number }; firmwareTrustAnchor?: Uint8Array } {
+export function agentTransportOptions(c: AgentConfig): {
+  transport: Exclude<AgentTransport, 'auto'>;
+  coap: { lifetimeSeconds: number };
+  firmwareTrustAnchor?: Uint8Array;
+  tlsCa?: string;
+} {
   return {
     transport: resolveAgentTransport(c.transport, c.bootstrapServerUri),
     coap: { lifetimeSeconds: c.coap.lifetimeSeconds },
     ...(c.firmwareTrustAnchor !== null ? { firmwareTrustAnchor: parseTrustAnchor(c.firmwareTrustAnchor) } : {}),
+    ...(c.tlsCaFile !== null ? { tlsCa: readCa(c.tlsCaFile) } : {}),
   };
+}
+
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`"tlsCaFile": cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 export function loadAgentConfig(sources: ConfigSources<AgentConfig> = {}): AgentConfig {

@@ -6,7 +6,7 @@
  * hardware, DM over MQTT) is split over child processes (bench/support/fleet-child.ts). Once all
  * are online: `POST /api/v1/fleet/commands {"target":"all","operation":"read","path":"/3/0",
  * "maxConcurrent":M}`, poll `GET /api/v1/fleet/commands/{id}` until it has finished, then read
- * every device's row (`GET …/devices?limit=10000`, paged): answered = rows `succeeded`; ops/s =
+ * every device's row (`GET …/devices?limit=1000`, paged): answered = rows `succeeded`; ops/s =
  * answered ÷ (latest finishedAt − the command's createdAt); per-device latency = finishedAt −
  * sentAt (the gateway's own timestamps, ms: the row is marked sent before its request leaves and
  * finished when the answer has been stored).
@@ -160,8 +160,8 @@ async function fanout(run: number, maxConcurrent: number): Promise<FanoutResult>
     await api(gateway.api, 'POST', `/api/v1/fleet/commands/${created.id}/cancel`).catch(() => {});
   }
   const rows: DeviceRow[] = [];
-  for (let offset = 0; ; offset += 10_000) {
-    const page = await api<{ items: DeviceRow[]; total: number }>(gateway.api, 'GET', `/api/v1/fleet/commands/${created.id}/devices?limit=10000&offset=${offset}`);
+  for (let offset = 0; ; offset += 1000) {
+    const page = await api<{ items: DeviceRow[]; total: number }>(gateway.api, 'GET', `/api/v1/fleet/commands/${created.id}/devices?limit=1000&offset=${offset}`);
     rows.push(...page.items);
     if (rows.length >= page.total || page.items.length === 0) break;
   }

@@ -48,6 +48,7 @@ import { SIMULATED_MODELS, simulatedIdentities, type SimulatedIdentity } from '.
 import { freePort } from '../test/support/ports.js';
 import { ProcSampler, SelfSampler, type ProcUsage } from './support/proc.js';
 import { benchArgs } from './support/args.js';
+import { apiFetch, apiJson as api, forgetLogin, gatewayAuthEnv, login } from './support/bench-auth.js';
 
 type Delivery = 'http' | 'coap' | 'push';
 
@@ -81,6 +82,16 @@ const fleetProcs = Math.round(num('fleet-procs', 4));
  */
 const fleetRoot = flag('fleet-dir') ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const root = join(import.meta.dirname, '..');
+
+/** Every item of a paged API list, a page (at most 1000) at a time. */
+async function allItems<T>(base: string, path: string): Promise<T[]> {
+  const items: T[] = [];
+  for (;;) {
+    const page = await api<{ items: T[]; total: number }>(base, 'GET', `${path}${path.includes('?') ? '&' : '?'}offset=${items.length}&limit=1000`);
+    items.push(...page.items);
+    if (page.items.length === 0 || items.length >= page.total) return items;
+  }
+}
 /** Extra node flags for the gateway process, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const gatewayNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
@@ -222,16 +233,6 @@ async function waitForHttp(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
 // ---- the image -----------------------------------------------------------------------------------
 
 /** Incompressible: random bytes, a new image each time the benchmark runs. */
@@ -338,15 +339,16 @@ async function rollout(delivery: Delivery, run: number): Promise<Result> {
     spawn(
       process.execPath,
       [...gatewayNodeArgs, join(root, 'dist/cli/main.js'), 'gateway', '--data', join(dir, 'gw'), '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--log-level', flag('gateway-log-level') ?? 'warn'],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, EDGEDM_COAP_PORT: String(coapPort), EDGEDM_ROLLOUT_POLL_MS: String(pollMs) } },
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...gatewayAuthEnv(), EDGEDM_COAP_PORT: String(coapPort), EDGEDM_ROLLOUT_POLL_MS: String(pollMs) } },
     ),
   );
   const base = `http://127.0.0.1:${apiPort}`;
   let fleet: FleetHandle | undefined;
   try {
     await waitForHttp(`${base}/healthz`);
+    await login(base); // once, before anything is timed
     const identities = simulatedIdentities({ count: devices, prefix: `fw${run}${delivery[0]}`, fleetSecret: 'bench-fleet-secret' });
-    const imported = await fetch(`${base}/api/v1/devices/import`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: formatFactoryCsv(identities) });
+    const imported = await apiFetch(base, '/api/v1/devices/import', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: formatFactoryCsv(identities) });
     if (!imported.ok) throw new Error(`import failed: ${await imported.text()}`);
 
     const registering = performance.now();
@@ -359,7 +361,7 @@ async function rollout(delivery: Delivery, run: number): Promise<Result> {
     const registerMs = performance.now() - registering;
     await sleep(2000); // let the registration burst (device info sync) settle out of the measurement
 
-    const added = await fetch(`${base}/api/v1/firmware?name=bench&version=2.0.0&model=${SIMULATED_MODELS.join(',')}`, {
+    const added = await apiFetch(base, `/api/v1/firmware?name=bench&version=2.0.0&model=${SIMULATED_MODELS.join(',')}`, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: IMAGE,
@@ -396,19 +398,19 @@ async function rollout(delivery: Delivery, run: number): Promise<Result> {
     const { loopDelayMs: fleetLoopDelayMs, ...fleetRollout } = await fleet.report();
     if (!finished) view = await api<RolloutView>(base, 'POST', `/api/v1/rollouts/${created.id}/cancel`);
 
-    const rolloutDevices = (await api<{ items: RolloutDeviceView[] }>(base, 'GET', `/api/v1/rollouts/${created.id}/devices`)).items;
+    const rolloutDevices = await allItems<RolloutDeviceView>(base, `/api/v1/rollouts/${created.id}/devices`);
     const notSucceeded: Record<string, number> = {};
     // A device the rollout did not count as succeeded may run the image all the same: ask it.
     let updatedAnyway = 0;
     for (const d of rolloutDevices) {
       if (d.state === 'succeeded') continue;
-      const read = await fetch(`${base}/api/v1/devices/${d.endpoint}/read`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '/3/0/3' }) });
+      const read = await apiFetch(base, `/api/v1/devices/${d.endpoint}/read`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '/3/0/3' }) });
       const running = read.ok ? String(((await read.json()) as { content?: { value: unknown }[] }).content?.[0]?.value) : `unknown (HTTP ${read.status})`;
       const key = `${d.state}${d.updateResult !== null ? ` (result ${d.updateResult})` : ''}${d.reason ? `: ${d.reason}` : ''}; the device runs ${running}`;
       notSucceeded[key] = (notSucceeded[key] ?? 0) + 1;
       if (running === '2.0.0') updatedAnyway++;
     }
-    const transfers = (await api<{ items: TransferView[] }>(base, 'GET', `/api/v1/transfers?rollout=${created.id}`)).items;
+    const transfers = await allItems<TransferView>(base, `/api/v1/transfers?rollout=${created.id}`);
     const createdAt = Date.parse(created.createdAt);
     const lastByteMs = Math.max(...transfers.map((t) => (t.lastRequestAt ? Date.parse(t.lastRequestAt) : 0))) - createdAt;
     const perDevice = new Map<string, { first: number; last: number }>();
@@ -446,11 +448,11 @@ async function rollout(delivery: Delivery, run: number): Promise<Result> {
       const floorStarted = performance.now();
       let outcome = { completed: targets.length, stalled: 0, endMs: 0 };
       if (delivery === 'http') await curlFloor(targets.map((t) => t.url), concurrency, dir);
-      else outcome = await coapClientFloor(targets, concurrency, () => api<{ items: TransferView[] }>(base, 'GET', `/api/v1/transfers?rollout=${created.id}`).then((r) => r.items));
+      else outcome = await coapClientFloor(targets, concurrency, () => allItems<TransferView>(base, `/api/v1/transfers?rollout=${created.id}`));
       const floorMs = outcome.endMs || performance.now() - floorStarted;
       const serverUsage = server.stop();
       await sleep(500); // HTTP byte counters are written when each response closes
-      const after = (await api<{ items: TransferView[] }>(base, 'GET', `/api/v1/transfers?rollout=${created.id}`)).items;
+      const after = await allItems<TransferView>(base, `/api/v1/transfers?rollout=${created.id}`);
       const bytes = after.reduce((n, t) => n + t.bytesServed, 0) - servedBefore;
       floor = {
         tool: delivery === 'http' ? 'curl --parallel' : 'coap-client-notls -b 1024',
@@ -487,6 +489,7 @@ async function rollout(delivery: Delivery, run: number): Promise<Result> {
     };
   } finally {
     await fleet?.stop().catch(() => undefined);
+    forgetLogin(base);
     gateway.kill('SIGTERM');
     if (gateway.exitCode === null) await onceEvent(gateway, 'exit');
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });

@@ -7,7 +7,9 @@
  * until /healthz shows all N online, time until it answers at all, the peak rate of accepted
  * CONNECTs over any 1 s (from /healthz `mqtt.connectsAdmitted`, sampled every 100 ms), the peak
  * rate of devices coming online, CONNECTs refused with CONNACK 3, and the gateway's peak RSS and
- * CPU over the herd.
+ * CPU over the herd; then the time and CPU until the gateway is idle again (the set-up after
+ * each registration outlasts the herd). The fleet runs with `--no-drift`: values that wander
+ * would add a stream of notifications to what is measured.
  *
  * The peers, in the same run: N plain mqtt.js clients (on each connection SUBSCRIBE + one QoS 1
  * PUBLISH, the bare MQTT part of a registration) in W processes against a bare aedes in its own
@@ -17,7 +19,7 @@
  * the broker side. Ratio = edgedm ÷ peer time to all online.
  *
  *   npm run build && node --import tsx bench/herd.ts [--count 10000] [--runs 3] [--workers 4]
- *     [--rate 500] [--ramp 1000] [--signal SIGKILL] [--no-peer] [--timeout-s 900] [--fleet-dir /dev/shm]
+ *     [--rate 500] [--ramp 1000] [--signal SIGKILL] [--no-peer] [--timeout-s 900] [--settle-s 300] [--fleet-dir /dev/shm]
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,8 +27,9 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/ports.js';
 import { health, loadAverage, median, peakRate, sleep, spawnRaised, stopChild, waitForLine } from './support/herd-process.js';
-import { ProcSampler } from './support/proc.js';
+import { cpuSeconds, ProcSampler } from './support/proc.js';
 import { benchArgs } from './support/args.js';
+import { cliAuthEnv, forgetLogin, gatewayAuthEnv } from './support/bench-auth.js';
 
 const args = benchArgs();
 const { flag } = args;
@@ -39,6 +42,8 @@ const ramp = num('ramp', 1000);
 const killSignal = (flag('signal') ?? 'SIGKILL') as NodeJS.Signals;
 const peerPolicies = args.has('no-peer') ? [] : (flag('peers') ?? 'mqttjs,agent').split(',');
 const timeoutMs = num('timeout-s', 900) * 1000;
+/** How long to wait at most, once every device is back, for the gateway to go idle. */
+const settleMs = num('settle-s', 300) * 1000;
 /** The devices' state directories: tmpfs by default, as 10,000 real devices each have their own flash. */
 const fleetDir = flag('fleet-dir') ?? '/dev/shm';
 const root = join(import.meta.dirname, '..');
@@ -62,6 +67,16 @@ interface HerdResult {
   peakRssMiB: number;
   steadyRssMiB: number;
   cpuSeconds: number;
+  /**
+   * From the spawn until the gateway is idle again (under 5 % of a core over 2 s): the work that
+   * follows each registration (the Device object read, the monitoring observations, set up 20
+   * devices at a time) goes on after the last device is back online.
+   */
+  settledMs: number;
+  /** Gateway CPU from the spawn until settled. */
+  settledCpuSeconds: number;
+  /** Before the kill: from all online at first until the first gateway was idle (its set-up of the fleet done). */
+  firstSetUpMs: number;
   initialOnlineMs: number;
   /** The gateway's warnings and errors over the whole run, by message. */
   gatewayLog?: Record<string, number>;
@@ -93,20 +108,26 @@ async function edgedmRun(run: number): Promise<HerdResult> {
   const startGateway = () =>
     spawnRaised(process.execPath, [cli, 'gateway', '--data', join(dir, 'gw'), '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--no-coap', '--log-level', 'warn'], {
       stdio: ['ignore', logFd, logFd],
-      env: { ...process.env, EDGEDM_MQTT_MAX_CONNECTS_PER_SECOND: String(rate), EDGEDM_LWM2M_ENABLED: 'false' },
+      env: { ...process.env, ...gatewayAuthEnv(), EDGEDM_MQTT_MAX_CONNECTS_PER_SECOND: String(rate), EDGEDM_LWM2M_ENABLED: 'false' },
     });
   let gateway: ChildProcess | undefined = startGateway();
   let sim: ChildProcess | undefined;
   try {
     await until('the gateway answers', async () => (await health(api)) !== undefined, 60_000);
+    // `edgedm sim` imports its identities through the API: the bench admin's token (the login, before anything is timed).
+    const simEnv = { ...process.env, ...(await cliAuthEnv(api)) };
     const began = Date.now();
-    sim = spawnRaised(process.execPath, [cli, '--api', api, 'sim', '--count', String(count), '--workers', String(workers), '--prefix', `h${run}`, '--server', `mqtt://127.0.0.1:${mqttPort}`, '--state', devicesDir, '--ramp', String(ramp), '--keepalive', '120', '--log-level', 'warn'], {
+    sim = spawnRaised(process.execPath, [cli, '--api', api, 'sim', '--count', String(count), '--workers', String(workers), '--prefix', `h${run}`, '--server', `mqtt://127.0.0.1:${mqttPort}`, '--state', devicesDir, '--ramp', String(ramp), '--keepalive', '120', '--no-drift', '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', logFd],
+      env: simEnv,
     });
     await waitForLine(sim, new RegExp(`all ${count} devices registered`), timeoutMs);
     await until(`${count} online`, async () => (await health(api))?.devices.online === count, timeoutMs);
     const initialOnlineMs = Date.now() - began;
-    await sleep(3000); // settle: the registry's device-info reads after registration
+    // Settled: the Device object reads and monitoring observations of the first registrations are
+    // done (otherwise the restarted gateway finishes the first gateway's set-up, not its own).
+    await sleep(3000);
+    const firstSettled = await untilIdle(gateway.pid!, Date.now(), settleMs);
     const steadyRssMiB = rssMiB(gateway.pid!);
 
     const killed = Date.now();
@@ -133,7 +154,9 @@ async function edgedmRun(run: number): Promise<HerdResult> {
     }
     const allOnline = Date.now();
     const used = usage.stop();
+    const settled = await untilIdle(gateway.pid!, spawned, settleMs);
     return {
+      firstSetUpMs: firstSettled.ms + 3000,
       allOnlineMs: allOnline - spawned,
       fromKillMs: allOnline - killed,
       upMs,
@@ -144,9 +167,12 @@ async function edgedmRun(run: number): Promise<HerdResult> {
       peakRssMiB: used.peakRssKiB / 1024,
       steadyRssMiB,
       cpuSeconds: used.cpuSeconds,
+      settledMs: settled.ms,
+      settledCpuSeconds: settled.cpuSeconds,
       initialOnlineMs,
     };
   } finally {
+    forgetLogin(api);
     await stopChild(gateway, 'SIGKILL');
     await stopChild(sim, 'SIGTERM');
     closeSync(logFd);
@@ -208,6 +234,20 @@ async function peerRun(run: number, policy: string): Promise<PeerResult> {
   }
 }
 
+/** Waits until the process used under 5 % of a core over the last 2 s (at most `maxMs`); its CPU since the spawn. */
+async function untilIdle(pid: number, spawned: number, maxMs: number): Promise<{ ms: number; cpuSeconds: number }> {
+  const samples: { t: number; cpu: number }[] = [];
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const t = Date.now();
+    samples.push({ t, cpu: cpuSeconds(pid) });
+    const ago = samples.find((s) => s.t >= t - 2000 - 50);
+    if (ago && t - ago.t >= 1900 && samples.at(-1)!.cpu - ago.cpu < 0.05 * ((t - ago.t) / 1000)) return { ms: ago.t - spawned, cpuSeconds: ago.cpu };
+    if (t > deadline) return { ms: t - spawned, cpuSeconds: samples.at(-1)!.cpu };
+    await sleep(250);
+  }
+}
+
 async function until(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -236,7 +276,9 @@ for (let run = 1; run <= runs; run++) {
   console.log(
     `run ${run}: all ${count} back online ${s(e.allOnlineMs)} s after the restart (${s(e.fromKillMs)} s after the kill; gateway up in ${s(e.upMs)} s), ` +
       `peak ${Math.round(e.peakConnectsPerS)} CONNECTs/s accepted, ${Math.round(e.peakOnlinePerS)} devices/s online, ${e.refused} refused (CONNACK 3) of ${e.connectsAdmitted + e.refused}, ` +
-      `gateway RSS ${Math.round(e.steadyRssMiB)} MiB steady → peak ${Math.round(e.peakRssMiB)} MiB, CPU ${e.cpuSeconds.toFixed(1)} s; first bootstrap of the fleet ${s(e.initialOnlineMs)} s` +
+      `gateway RSS ${Math.round(e.steadyRssMiB)} MiB steady → peak ${Math.round(e.peakRssMiB)} MiB, CPU ${e.cpuSeconds.toFixed(1)} s; ` +
+      `idle again ${s(e.settledMs)} s after the restart, CPU until then ${e.settledCpuSeconds.toFixed(1)} s; ` +
+      `first bootstrap of the fleet ${s(e.initialOnlineMs)} s, its set-up done ${s(e.firstSetUpMs)} s later` +
       Object.entries(peers)
         .map(([policy, peer]) => `; peer ${policy} (bare aedes + mqtt.js) ${s(peer.allOnlineMs)} s, peak ${Math.round(peer.peakConnectsPerS)} CONNACKs/s, RSS ${Math.round(peer.peakRssMiB)} MiB, ratio ${(e.allOnlineMs / peer.allOnlineMs).toFixed(2)}`)
         .join('') +

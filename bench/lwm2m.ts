@@ -44,6 +44,7 @@ import { freePort } from '../test/support/ports.js';
 import { BareServer, freeUdpPort, LoadClients, median, timedPool, type LatencySummary } from './support/lwm2m-load.js';
 import { ProcSampler, SelfSampler } from './support/proc.js';
 import { benchArgs } from './support/args.js';
+import { apiFetch, forgetLogin, gatewayAuthEnv, login } from './support/bench-auth.js';
 
 const args = benchArgs();
 const { flag } = args;
@@ -134,12 +135,13 @@ async function startGateway(dir: string): Promise<GatewayProcess> {
   const child = spawn(
     process.execPath,
     [join(root, 'dist/cli/main.js'), 'gateway', '--data', join(dir, 'gw'), '--mqtt-port', String(mqttPort), '--api-port', String(apiPort), '--coap-port', String(coapPort), '--log-level', gatewayLogLevel],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...gatewayAuthEnv() } },
   );
   children.add(child);
   child.once('exit', () => children.delete(child));
   const api = `http://127.0.0.1:${apiPort}`;
   const stop = async () => {
+    forgetLogin(api);
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -148,6 +150,7 @@ async function startGateway(dir: string): Promise<GatewayProcess> {
   };
   try {
     await waitFor('the gateway up', async () => (await fetch(`${api}/healthz`).catch(() => undefined))?.ok === true, 30_000);
+    await login(api); // once, before anything is timed
   } catch (err) {
     await stop();
     throw err;
@@ -157,7 +160,7 @@ async function startGateway(dir: string): Promise<GatewayProcess> {
 
 async function importEndpoints(api: string, endpoints: string[]): Promise<void> {
   const identities = endpoints.map((endpoint) => ({ endpoint, secret: 'bench-factory-secret-not-used-over-nosec', tags: [], groups: [] }));
-  const res = await fetch(`${api}/api/v1/devices/import`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: formatFactoryCsv(identities) });
+  const res = await apiFetch(api, '/api/v1/devices/import', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: formatFactoryCsv(identities) });
   if (!res.ok) throw new Error(`import failed: HTTP ${res.status} ${await res.text()}`);
 }
 
@@ -223,7 +226,7 @@ async function measure(target: Target, run: number): Promise<TargetResult> {
       const api = gateway.api;
       const body = JSON.stringify({ path: `/${READ_PATH.join('/')}` });
       readSummary = await timedPool(count * readsPerEndpoint, inFlight, async (i) => {
-        const res = await fetch(`${api}/api/v1/devices/${endpoints[i % count]}/read`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const res = await apiFetch(api, `/api/v1/devices/${endpoints[i % count]}/read`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         const answer = (await res.json()) as { success?: boolean; content?: { value: unknown }[]; message?: string };
         if (!res.ok || !answer.success) throw new Error(`read answered HTTP ${res.status} ${JSON.stringify(answer)}`);
       });

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { ApiClient, DEFAULT_API } from './api-client.js';
+import { savedLogin } from './credentials.js';
 
 interface GlobalOptions {
   api?: string;
+  ca?: string;
   json?: boolean;
 }
 
@@ -10,8 +12,17 @@ function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-export function apiFrom(cmd: Command): ApiClient {
-  return new ApiClient(globals(cmd).api ?? process.env.EDGEDM_API ?? DEFAULT_API);
+export function apiUrlFrom(cmd: Command): string {
+  return globals(cmd).api ?? process.env.EDGEDM_API ?? DEFAULT_API;
+}
+
+/** The API client of a command: its URL, and the token (EDGEDM_TOKEN, else the one `edgedm login` saved for that URL). */
+export function apiFrom(cmd: Command, token?: string): ApiClient {
+  const baseUrl = apiUrlFrom(cmd);
+  const saved = savedLogin(baseUrl);
+  const ca = globals(cmd).ca ?? process.env.EDGEDM_CA ?? saved?.ca;
+  const bearer = token ?? process.env.EDGEDM_TOKEN ?? saved?.token;
+  return new ApiClient(baseUrl, { ...(bearer ? { token: bearer } : {}), ...(ca ? { ca } : {}) });
 }
 
 /** Prints JSON with --json (for scripts), otherwise the human rendering. */

@@ -11,6 +11,7 @@ import { registerFleetCommands } from './commands/fleet.js';
 import { registerGroupCommands } from './commands/groups.js';
 import { registerAlarmCommands } from './commands/alarms.js';
 import { registerAccountingCommands } from './commands/accounting.js';
+import { registerOperatorCommands } from './commands/operators.js';
 
 const program = new Command('edgedm')
   .description('Y.4702 device management: gateway, agent, simulated fleets and the operator CLI')
@@ -18,6 +19,7 @@ const program = new Command('edgedm')
   // the `--version` of `firmware add`.
   .addHelpText('after', '\n  -V, --version  print the edgedm version (before any command)')
   .option('--api <url>', 'gateway REST API (default: $EDGEDM_API or http://127.0.0.1:8080)')
+  .option('--ca <file>', 'trust this certificate (PEM) for an HTTPS API (default: $EDGEDM_CA, or the one saved at login)')
   .option('--json', 'machine-readable output')
   .showHelpAfterError()
   .exitOverride();
@@ -31,6 +33,7 @@ registerFleetCommands(program);
 registerGroupCommands(program);
 registerAlarmCommands(program);
 registerAccountingCommands(program);
+registerOperatorCommands(program);
 
 try {
   if (process.argv[2] === '-V' || process.argv[2] === '--version') {

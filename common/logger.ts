@@ -17,6 +17,8 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.key',
   '*.psk',
+  '*.initialAdminPassword',
+  'auth.initialAdminPassword',
   '*.factorySecret',
   '*.operationalSecret',
   'headers.authorization',

@@ -14,8 +14,24 @@ export interface GatewayConfig {
     maxMessageBytes: number;
     /** New connections accepted a second; over it, CONNACK 3 (Server unavailable). 0: no limit. */
     maxConnectsPerSecond: number;
+    /** MQTT over TLS on its own port; devices are then told to use it (mqtts://). Without files, a certificate from the gateway's local CA. */
+    tls: { enabled: boolean; port: number; certFile: string | null; keyFile: string | null };
   };
-  api: { host: string; port: number };
+  api: {
+    host: string;
+    port: number;
+    /** HTTPS for the API and portal. Without files of its own, a self-signed certificate is made in dataDir/tls on first start. */
+    tls: { enabled: boolean; certFile: string | null; keyFile: string | null };
+  };
+  /** Operator accounts (northbound access control). */
+  auth: {
+    /** The first admin's password when the gateway starts with no operator; null: a random one, printed once. */
+    initialAdminPassword: string | null;
+    /** How long a login session lasts. */
+    sessionHours: number;
+    /** scrypt cost of new password hashes, as log2(N): 16 is 64 MiB and ~0.2 s. */
+    passwordCost: number;
+  };
   /** The CoAP/UDP endpoint: firmware by Block2 pull, the LwM2M server, the CoRE Resource Directory. */
   coap: {
     enabled: boolean;
@@ -24,6 +40,8 @@ export interface GatewayConfig {
     port: number;
     /** Plain CoAP devices: the Resource Directory (`/rd-core`, RFC 9176) and devices managed by address. */
     resourceDirectory: boolean;
+    /** CoAP over DTLS 1.2 with pre-shared keys (`coaps://`) on its own UDP port, same host, same routes. */
+    dtls: { enabled: boolean; port: number };
   };
   /** The LwM2M server and bootstrap server, on the CoAP endpoint (`/rd`, `/bs`). */
   lwm2m: {
@@ -32,12 +50,27 @@ export interface GatewayConfig {
     serverUri: string | null;
     /** How long a queue-mode client listens after it last spoke (LwM2M: at least 93 s). */
     queueAwakeMs: number;
+    /**
+     * `nosec`: LwM2M devices with a PSK (provisioned through the API) must use DTLS, the others
+     * may use plain CoAP. `psk`: every LwM2M device gets a PSK at bootstrap and must register over
+     * DTLS (needs `coap.dtls.enabled`). Absent: nosec.
+     */
+    security?: 'nosec' | 'psk';
+    /** The coaps:// DM server URI handed out with a PSK at bootstrap; null (or absent) derives it from the DTLS listener. */
+    secureServerUri?: string | null;
   };
   devices: {
     /** How long an operation on a device may take before the API answers 504. */
     requestTimeoutMs: number;
     /** Registration lifetime handed out at bootstrap (LwM2M Server object, /1/0/1). */
     lifetimeSeconds: number;
+    /**
+     * Trust what a device reports of its session when it registers (DM over MQTT: its boot id and
+     * the observations it kept): the Device object is not read again within one boot, and
+     * monitoring observations still in place are not set up again. false: every registration is
+     * set up from scratch. Absent: true.
+     */
+    resumeSessions?: boolean;
   };
   bootstrap: {
     /** The server URI devices are told to use; null derives it from the MQTT listener. */
@@ -100,11 +133,12 @@ export interface GatewayConfig {
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   dataDir: './data',
   logLevel: 'info',
-  mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024, maxConnectsPerSecond: 500 },
-  api: { host: '127.0.0.1', port: 8080 },
-  coap: { enabled: true, host: '127.0.0.1', port: 5683, resourceDirectory: true },
-  lwm2m: { enabled: true, serverUri: null, queueAwakeMs: 93_000 },
-  devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300 },
+  mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024, maxConnectsPerSecond: 500, tls: { enabled: false, port: 8883, certFile: null, keyFile: null } },
+  api: { host: '127.0.0.1', port: 8080, tls: { enabled: false, certFile: null, keyFile: null } },
+  auth: { initialAdminPassword: null, sessionHours: 12, passwordCost: 16 },
+  coap: { enabled: true, host: '127.0.0.1', port: 5683, resourceDirectory: true, dtls: { enabled: false, port: 5684 } },
+  lwm2m: { enabled: true, serverUri: null, queueAwakeMs: 93_000, security: 'nosec', secureServerUri: null },
+  devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300, resumeSessions: true },
   bootstrap: { serverUri: null },
   firmware: { baseUrl: null, coapBaseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
   rollouts: { pollIntervalMs: 2000 },
@@ -117,7 +151,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
 export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
   name: 'gateway',
   defaults: DEFAULT_GATEWAY_CONFIG,
-  nullableStrings: ['bootstrap.serverUri', 'firmware.baseUrl', 'firmware.coapBaseUrl', 'lwm2m.serverUri'],
+  nullableStrings: ['mqtt.tls.certFile', 'mqtt.tls.keyFile', 'api.tls.certFile', 'api.tls.keyFile', 'auth.initialAdminPassword', 'bootstrap.serverUri', 'firmware.baseUrl', 'firmware.coapBaseUrl', 'lwm2m.serverUri', 'lwm2m.secureServerUri'],
   env: {
     EDGEDM_DATA_DIR: { key: 'dataDir', type: 'string' },
     EDGEDM_LOG_LEVEL: { key: 'logLevel', type: 'string' },
@@ -127,15 +161,28 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_MQTT_MAX_CONNECTS_PER_SECOND: { key: 'mqtt.maxConnectsPerSecond', type: 'integer' },
     EDGEDM_API_HOST: { key: 'api.host', type: 'string' },
     EDGEDM_API_PORT: { key: 'api.port', type: 'integer' },
+    EDGEDM_MQTT_TLS: { key: 'mqtt.tls.enabled', type: 'boolean' },
+    EDGEDM_MQTT_TLS_PORT: { key: 'mqtt.tls.port', type: 'integer' },
+    EDGEDM_MQTT_TLS_CERT: { key: 'mqtt.tls.certFile', type: 'string' },
+    EDGEDM_MQTT_TLS_KEY: { key: 'mqtt.tls.keyFile', type: 'string' },
+    EDGEDM_API_TLS: { key: 'api.tls.enabled', type: 'boolean' },
+    EDGEDM_API_TLS_CERT: { key: 'api.tls.certFile', type: 'string' },
+    EDGEDM_API_TLS_KEY: { key: 'api.tls.keyFile', type: 'string' },
+    EDGEDM_ADMIN_PASSWORD: { key: 'auth.initialAdminPassword', type: 'string' },
     EDGEDM_COAP_ENABLED: { key: 'coap.enabled', type: 'boolean' },
     EDGEDM_COAP_HOST: { key: 'coap.host', type: 'string' },
     EDGEDM_COAP_PORT: { key: 'coap.port', type: 'integer' },
     EDGEDM_COAP_RESOURCE_DIRECTORY: { key: 'coap.resourceDirectory', type: 'boolean' },
+    EDGEDM_COAP_DTLS: { key: 'coap.dtls.enabled', type: 'boolean' },
+    EDGEDM_COAP_DTLS_PORT: { key: 'coap.dtls.port', type: 'integer' },
     EDGEDM_LWM2M_ENABLED: { key: 'lwm2m.enabled', type: 'boolean' },
     EDGEDM_LWM2M_SERVER_URI: { key: 'lwm2m.serverUri', type: 'string' },
     EDGEDM_LWM2M_QUEUE_AWAKE_MS: { key: 'lwm2m.queueAwakeMs', type: 'integer' },
+    EDGEDM_LWM2M_SECURITY: { key: 'lwm2m.security', type: 'string' },
+    EDGEDM_LWM2M_SECURE_SERVER_URI: { key: 'lwm2m.secureServerUri', type: 'string' },
     EDGEDM_REQUEST_TIMEOUT_MS: { key: 'devices.requestTimeoutMs', type: 'integer' },
     EDGEDM_LIFETIME_SECONDS: { key: 'devices.lifetimeSeconds', type: 'integer' },
+    EDGEDM_RESUME_SESSIONS: { key: 'devices.resumeSessions', type: 'boolean' },
     EDGEDM_BOOTSTRAP_SERVER_URI: { key: 'bootstrap.serverUri', type: 'string' },
     EDGEDM_FIRMWARE_BASE_URL: { key: 'firmware.baseUrl', type: 'string' },
     EDGEDM_FIRMWARE_COAP_BASE_URL: { key: 'firmware.coapBaseUrl', type: 'string' },
@@ -156,6 +203,15 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     requirePort('mqtt.port', c.mqtt.port);
     requirePort('api.port', c.api.port);
     requirePort('coap.port', c.coap.port);
+    if ((c.api.tls.certFile === null) !== (c.api.tls.keyFile === null)) throw new ConfigError('"api.tls.certFile" and "api.tls.keyFile" go together');
+    requirePort('mqtt.tls.port', c.mqtt.tls.port);
+    if ((c.mqtt.tls.certFile === null) !== (c.mqtt.tls.keyFile === null)) throw new ConfigError('"mqtt.tls.certFile" and "mqtt.tls.keyFile" go together');
+    if (c.auth.initialAdminPassword !== null && c.auth.initialAdminPassword.length < 10) {
+      throw new ConfigError('"auth.initialAdminPassword" needs at least 10 characters');
+    }
+    requirePositiveInteger('auth.sessionHours', c.auth.sessionHours, 1);
+    requirePositiveInteger('auth.passwordCost', c.auth.passwordCost, 10);
+    if (c.auth.passwordCost > 20) throw new ConfigError('"auth.passwordCost" is at most 20 (1 GiB per hash)');
     if (!c.coap.host) throw new ConfigError('"coap.host" must not be empty');
     requirePositiveInteger('mqtt.maxMessageBytes', c.mqtt.maxMessageBytes, 1024);
     requirePositiveInteger('mqtt.maxConnectsPerSecond', c.mqtt.maxConnectsPerSecond, 0);
@@ -171,6 +227,13 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
       throw new ConfigError(`"lwm2m.serverUri" must be a coap:// URL, got "${c.lwm2m.serverUri}"`);
     }
     if (c.lwm2m.enabled && !c.coap.enabled) throw new ConfigError('"lwm2m.enabled" needs "coap.enabled": LwM2M runs on the CoAP endpoint');
+    requirePort('coap.dtls.port', c.coap.dtls.port);
+    if (c.coap.dtls.enabled && c.coap.dtls.port !== 0 && c.coap.dtls.port === c.coap.port) throw new ConfigError('"coap.dtls.port" must differ from "coap.port"');
+    if (c.lwm2m.security !== undefined && c.lwm2m.security !== 'nosec' && c.lwm2m.security !== 'psk') throw new ConfigError(`"lwm2m.security" must be "nosec" or "psk", got "${String(c.lwm2m.security)}"`);
+    if (c.lwm2m.security === 'psk' && !(c.coap.enabled && c.coap.dtls.enabled)) throw new ConfigError('"lwm2m.security": "psk" needs "coap.dtls.enabled": PSK devices register over DTLS');
+    if (c.lwm2m.secureServerUri != null && !/^coaps:\/\/[^/]+/.test(c.lwm2m.secureServerUri)) {
+      throw new ConfigError(`"lwm2m.secureServerUri" must be a coaps:// URL, got "${c.lwm2m.secureServerUri}"`);
+    }
     requirePositiveInteger('lwm2m.queueAwakeMs', c.lwm2m.queueAwakeMs, 100);
     if (!c.firmware.vendor) throw new ConfigError('"firmware.vendor" must not be empty');
     requirePositiveInteger('firmware.maxImageBytes', c.firmware.maxImageBytes, 1);

@@ -5,7 +5,7 @@
  * a DeviceLink; transports report what devices do through a DeviceSessionHandler. Neither side
  * imports the other: an operation means the same thing over MQTT, CoAP and LwM2M.
  */
-import type { Link, LwM2mPath, LwM2mRecord, Operation, OperationResult } from '../protocol/model/index.js';
+import type { Link, LwM2mPath, LwM2mRecord, NotificationAttributes, Operation, OperationResult } from '../protocol/model/index.js';
 import type { TransportKind } from '../protocol/states.js';
 
 export interface SendOptions {
@@ -52,6 +52,19 @@ export interface RegistrationEvent {
   queueMode: boolean;
   objectLinks: Link[];
   address: string | null;
+  /**
+   * What the device says it still holds for this server (DM over MQTT). Absent (LwM2M, CoAP,
+   * older agents): nothing is assumed to have survived, as after a new LwM2M registration.
+   */
+  session?: DeviceSessionReport;
+}
+
+/** A device's own account of its session at registration. */
+export interface DeviceSessionReport {
+  /** New at every start of the device's agent: what was read of it under another boot id may have changed. */
+  bootId: string;
+  /** Observations it kept from an earlier connection of the same boot, with the attributes in force at each path. */
+  observations: { id: string; path: LwM2mPath; attributes: NotificationAttributes }[];
 }
 
 export interface RegistrationUpdateEvent {

@@ -28,6 +28,31 @@ import { openDatabase, type Database } from './store/database.js';
 import { DeviceRepository } from './store/device-repository.js';
 import { MqttTransport } from './transports/mqtt/mqtt-transport.js';
 import { ManagementServices } from './management-services.js';
+import { OperatorService, type InitialAdmin } from './operators/operator-service.js';
+import { AuditLog } from './audit/audit-log.js';
+import { loadOrCreateApiTls } from './security/api-tls.js';
+import { loadKeyPair, loadOrCreateLocalCa, loadOrCreateServerCert, type KeyPair } from './security/certificates.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { FleetStatistics } from './store/fleet-statistics.js';
+import { routeTable, type ApiRoute } from './api/route-table.js';
+import { CoapsEndpoint } from './transports/coap/coaps-endpoint.js';
+import { DevicePsks } from './fleet/device-psks.js';
+import { DevicePskStore } from './store/device-psk-store.js';
+import { SealingKey } from './security/sealing-key.js';
+
+/** Who may use the northbound API, and what they did with it. */
+export interface Northbound {
+  operators: OperatorService;
+  audit: AuditLog;
+  /** The first admin's credential when this start created it, for the person starting the gateway to see once. */
+  initialAdmin: InitialAdmin | undefined;
+  /** Whether the API is served over HTTPS. */
+  https: boolean;
+  /** The certificate (PEM file) a client of the HTTPS API must trust: the gateway's local CA, unless the operator brought a certificate. */
+  caFile: string | undefined;
+}
 
 /**
  * The composition root: store → fleet layer → transports → API. Start order matters only here;
@@ -51,6 +76,10 @@ export class Gateway {
     readonly coapDevices: CoapDeviceLink | undefined,
     readonly fleetCommands: FleetCommandEngine,
     readonly management: ManagementServices,
+    readonly northbound: Northbound,
+    /** Per-device DTLS pre-shared keys. */
+    readonly psks: DevicePsks,
+    private readonly coaps: CoapsEndpoint | undefined,
   ) {}
 
   static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -69,8 +98,22 @@ export class Gateway {
     const firmware = new FirmwareRepository(db, config.dataDir, operatorKey);
     const events = new EventBus();
     const management = new ManagementServices({ db, devices: repository, events, firmware, config, log });
+    const metrics = new GatewayMetrics({ version: EDGEDM_VERSION, statistics: new FleetStatistics(db), mqtt: () => mqtt?.stats });
+    firmware.onServed(metrics.firmwareServed);
+    const operators = new OperatorService(db, { passwordCost: config.auth.passwordCost, sessionTtlMs: config.auth.sessionHours * 3600_000 });
+    const audit = new AuditLog(db);
+    let sealing: SealingKey | undefined;
+    const psks = new DevicePsks({
+      // The sealing key is made on first use: a gateway that never stores a PSK has none.
+      store: new DevicePskStore(db, () => (sealing ??= SealingKey.loadOrCreate(config.dataDir, log.child({ component: 'security' })))),
+      repository,
+      log: log.child({ component: 'psk' }),
+      required: config.lwm2m.security === 'psk',
+      dtlsEnabled: config.coap.enabled && config.coap.dtls.enabled,
+    });
     let mqtt: MqttTransport | undefined;
     let coap: CoapNode | undefined;
+    let coaps: CoapsEndpoint | undefined;
     let lwm2m: Lwm2mServer | undefined;
     let coapDevices: CoapDeviceLink | undefined;
     let rollouts: RolloutEngine | undefined;
@@ -81,14 +124,21 @@ export class Gateway {
       log: log.child({ component: 'sessions' }),
       serverUriFor: (transport) =>
         transport === 'mqtt'
-          ? (config.bootstrap.serverUri ?? `mqtt://${config.mqtt.host}:${mqtt?.port ?? config.mqtt.port}`)
+          ? (config.bootstrap.serverUri ?? mqttServerUri(config, mqtt))
           : (config.lwm2m.serverUri ?? coap?.url ?? ''),
       bindingFor: (transport) => (transport === 'mqtt' ? MQTT_BINDING : 'U'),
       lifetimeSeconds: config.devices.lifetimeSeconds,
+      resumeSessions: config.devices.resumeSessions !== false,
       firmwareTrustAnchor: operatorKey.trustAnchor,
+      lwm2mPskFor: (endpoint) => {
+        const psk = coaps ? psks.forBootstrap(endpoint) : undefined;
+        return psk && { identity: psk.identity, key: psk.key, serverUri: config.lwm2m.secureServerUri ?? coaps!.url };
+      },
     });
     try {
+      const mqttTls = await loadOrCreateMqttTls(config, log);
       mqtt = await MqttTransport.start({
+        ...(mqttTls ? { tls: { port: config.mqtt.tls.port, key: mqttTls.key, cert: mqttTls.cert } } : {}),
         host: config.mqtt.host,
         port: config.mqtt.port,
         maxMessageBytes: config.mqtt.maxMessageBytes,
@@ -99,8 +149,35 @@ export class Gateway {
       });
       if (config.coap.enabled) {
         const coapLog = log.child({ component: 'coap' });
-        coap = await CoapNode.bind({ host: config.coap.host, port: config.coap.port, log: coapLog, onDatagram: management.ledger.datagram });
+        coap = await CoapNode.bind({
+          host: config.coap.host,
+          port: config.coap.port,
+          log: coapLog,
+          onDatagram: (direction, peer, bytes) => {
+            management.ledger.datagram(direction, peer, bytes);
+            metrics.coapDatagram(direction, bytes);
+          },
+        });
         coap.route('fw', firmwareResource(firmware, coapLog), { rememberAnswers: false });
+        if (config.coap.dtls.enabled) {
+          coaps = await CoapsEndpoint.start({
+            host: config.coap.host,
+            port: config.coap.dtls.port,
+            log: log.child({ component: 'coaps' }),
+            pskOf: (identity) => psks.keyOf(identity),
+            // Metered on the UDP socket under DTLS: ciphertext and handshakes, what the network carries.
+            onDatagram: (direction, peer, bytes) => {
+              management.ledger.datagram(direction, peer, bytes);
+              metrics.coapDatagram(direction, bytes);
+            },
+          });
+          coaps.node.route('fw', firmwareResource(firmware, coapLog), { rememberAnswers: false });
+          // A changed or removed key ends the device's sessions and registration: it must come back with the new one.
+          psks.onChange((endpoint, previous) => {
+            if (previous) coaps?.closeSessions(previous.identity);
+            lwm2m?.disconnect(endpoint, 'pre-shared key changed');
+          });
+        }
         const wellKnown = new WellKnownCore();
         coap.route('.well-known', wellKnown.handle);
         if (config.coap.resourceDirectory) {
@@ -112,17 +189,29 @@ export class Gateway {
         }
         if (config.lwm2m.enabled) {
           const lwm2mLog = log.child({ component: 'lwm2m' });
-          lwm2m = new Lwm2mServer({ client: coap.client, handler: sessions, log: lwm2mLog, queueAwakeMs: config.lwm2m.queueAwakeMs });
+          lwm2m = new Lwm2mServer({
+            client: coap.client,
+            handler: sessions,
+            log: lwm2mLog,
+            queueAwakeMs: config.lwm2m.queueAwakeMs,
+            authorize: (endpoint, channel) => psks.refusal(endpoint, channel),
+          });
           coap.route('rd', lwm2m.handle);
+          // Bootstrap stays on plain CoAP (factory bootstrap); the DM server is on both endpoints.
           coap.route('bs', new BootstrapServer({ client: coap.client, handler: sessions, log: lwm2mLog }).handle);
+          coaps?.node.route('rd', lwm2m.handle);
         }
       }
       const links = [mqtt.link, ...(lwm2m ? [lwm2m] : []), ...(coapDevices ? [coapDevices] : [])];
       const commands = new DeviceCommands(repository, links, config.devices.requestTimeoutMs, log.child({ component: 'commands' }));
-      management.attach(commands);
-      events.subscribe((event) => {
-        if (event.type === 'device.registered') void commands.syncDeviceInfo(event.endpoint);
+      commands.onCompleted(metrics.operationCompleted);
+      management.attach(commands, sessions);
+      // The registry's copy of the Device object is read again only when it may have changed.
+      sessions.onRegistered((r) => {
+        if (!r.deviceInfoCurrent) void commands.syncDeviceInfo(r.endpoint, r.session?.bootId);
       });
+      // Devices that registered while the parts above were wired are set up now.
+      sessions.deliverRegistrations();
       const managedCoap = new ManagedCoapDevices(db);
       if (coapDevices) restoreManagedCoapDevices(coapDevices, managedCoap, sessions, log);
       const devices = new DeviceService(repository, commands, events, log.child({ component: 'devices' }));
@@ -151,6 +240,9 @@ export class Gateway {
           maxAttempts: config.fleetCommands.maxAttempts,
         },
       });
+      const initialAdmin = await operators.ensureInitialAdmin(config.auth.initialAdminPassword ?? undefined);
+      if (initialAdmin) log.info({ username: initialAdmin.username }, 'created the first admin account; its password is shown once on the console');
+      const tls = await loadOrCreateApiTls(config, log.child({ component: 'api' }));
       const api = await buildApi({
         repository,
         devices,
@@ -165,20 +257,52 @@ export class Gateway {
         log: log.child({ component: 'api' }),
         version: EDGEDM_VERSION,
         mqttStats: () => mqtt!.stats,
+        metrics,
         management,
+        operators,
+        audit,
+        psks,
+        ...(tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
       });
       await api.listen({ host: config.api.host, port: config.api.port });
-      const gateway = new Gateway(config, repository, devices, commands, events, db, mqtt, api, log, firmware, rollouts, coap, lwm2m, coapDevices, fleetCommands, management);
+      const gateway = new Gateway(
+        config,
+        repository,
+        devices,
+        commands,
+        events,
+        db,
+        mqtt,
+        api,
+        log,
+        firmware,
+        rollouts,
+        coap,
+        lwm2m,
+        coapDevices,
+        fleetCommands,
+        management,
+        {
+          operators,
+          audit,
+          initialAdmin,
+          https: tls !== undefined,
+          caFile: tls?.caFile,
+        },
+        psks,
+        coaps,
+      );
       apiBaseUrl = gateway.apiUrl;
       rollouts.start();
       fleetCommands.start();
-      log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, coapPort: gateway.coapPort ?? null, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
+      log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, coapPort: gateway.coapPort ?? null, coapsPort: coaps?.port ?? null, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
       return gateway;
     } catch (err) {
       await fleetCommands?.close();
       await rollouts?.close();
       lwm2m?.close();
       coapDevices?.close();
+      await coaps?.close();
       await coap?.close();
       await mqtt?.close();
       management.close();
@@ -192,6 +316,11 @@ export class Gateway {
     return this.mqtt.port;
   }
 
+  /** Every route of the API (for tests that check each one: the OpenAPI document, access). */
+  get apiRoutes(): readonly ApiRoute[] {
+    return routeTable(this.api);
+  }
+
   get apiPort(): number {
     const address = this.api.server.address();
     return typeof address === 'object' && address ? address.port : this.config.api.port;
@@ -199,11 +328,23 @@ export class Gateway {
 
   get apiUrl(): string {
     const host = this.config.api.host.includes(':') ? `[${this.config.api.host}]` : this.config.api.host;
-    return `http://${host}:${this.apiPort}`;
+    return `${this.northbound.https ? 'https' : 'http'}://${host}:${this.apiPort}`;
   }
 
   get mqttUrl(): string {
     return `mqtt://${this.config.mqtt.host}:${this.mqttPort}`;
+  }
+
+  /** `mqtts://host:port` of the MQTT-over-TLS listener; undefined without it. */
+  get mqttsUrl(): string | undefined {
+    const port = this.mqtt.tlsPort;
+    return port === undefined ? undefined : `mqtts://${this.config.mqtt.host}:${port}`;
+  }
+
+  /** The gateway's local CA certificate (PEM file), which devices and clients trust for its TLS listeners; undefined when it made none. */
+  get localCaFile(): string | undefined {
+    const file = join(this.config.dataDir, 'tls', 'ca.pem');
+    return existsSync(file) ? file : undefined;
   }
 
   /** The bound CoAP port; undefined when CoAP is disabled. */
@@ -216,12 +357,23 @@ export class Gateway {
     return this.coap?.url;
   }
 
+  /** `coaps://host:port` of the CoAP-over-DTLS endpoint; undefined when it is off. */
+  get coapsUrl(): string | undefined {
+    return this.coaps?.url;
+  }
+
+  /** The CoAP-over-DTLS endpoint (its DTLS counters, sessions); undefined when it is off. */
+  get coapsEndpoint(): CoapsEndpoint | undefined {
+    return this.coaps;
+  }
+
   async close(): Promise<void> {
     await this.fleetCommands.close();
     await this.rollouts.close();
     await this.api.close();
     this.lwm2m?.close();
     this.coapDevices?.close();
+    await this.coaps?.close();
     await this.coap?.close();
     await this.mqtt.close();
     this.management.close();
@@ -230,6 +382,21 @@ export class Gateway {
     this.db.close();
     this.log.info('gateway stopped');
   }
+}
+
+/** The MQTT broker's TLS key and certificate: the operator's files, or one from the local CA. */
+async function loadOrCreateMqttTls(config: GatewayConfig, log: Logger): Promise<KeyPair | undefined> {
+  const tls = config.mqtt.tls;
+  if (!tls.enabled) return undefined;
+  if (tls.certFile && tls.keyFile) return loadKeyPair(tls.certFile, tls.keyFile);
+  const ca = await loadOrCreateLocalCa(config.dataDir, log.child({ component: 'mqtt' }));
+  return loadOrCreateServerCert(config.dataDir, ca, 'mqtt', config.mqtt.host);
+}
+
+/** What devices are told at bootstrap: MQTT over TLS when it is on, so their secrets never cross the network in clear. */
+function mqttServerUri(config: GatewayConfig, mqtt: MqttTransport | undefined): string {
+  if (config.mqtt.tls.enabled) return `mqtts://${config.mqtt.host}:${mqtt?.tlsPort ?? config.mqtt.tls.port}`;
+  return `mqtt://${config.mqtt.host}:${mqtt?.port ?? config.mqtt.port}`;
 }
 
 /** Manage-by-address for the API: the registry's lifetime is how often such a device is probed. */

@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config.js';
 import type { EventBus } from './events.js';
 import type { FirmwareRepository } from './firmware/firmware-repository.js';
 import type { DeviceCommands } from './fleet/device-commands.js';
+import type { DeviceSessions } from './fleet/device-sessions.js';
 import { MonitoringObservations } from './monitoring/monitoring-observations.js';
 import { recordNumericValues } from './monitoring/monitoring-recorder.js';
 import { TimeSeriesStore } from './monitoring/timeseries-store.js';
@@ -63,16 +64,19 @@ export class ManagementServices {
     this.housekeeping.unref();
   }
 
-  /** Counts operations sent to devices and, when configured, sets up the monitoring observations. */
-  attach(commands: DeviceCommands): void {
+  /**
+   * Counts operations sent to devices and keeps the monitoring observations on every device that
+   * registers: set up where missing or different, withdrawn where monitoring is turned off.
+   */
+  attach(commands: DeviceCommands, sessions: Pick<DeviceSessions, 'onRegistered'>): void {
     commands.onOperation((endpoint, transport, kind) => this.ledger.operation(endpoint, transport, kind));
     const m = this.opts.config.monitoring;
-    if (!m.observe) return;
     this.observations = new MonitoringObservations({
       commands,
       devices: this.opts.devices,
-      events: this.opts.events,
+      registrations: sessions,
       log: this.opts.log.child({ component: 'monitoring' }),
+      enabled: m.observe,
       pmin: m.pmin,
       pmax: m.pmax,
       maxConcurrent: m.maxConcurrentSetups,

@@ -5,6 +5,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildPortal } from './build-portal.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -19,3 +20,5 @@ try {
 }
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
 chmodSync(join(root, 'dist/cli/main.js'), 0o755);
+// The web portal (portal/ → dist/portal/) when Vite is installed; a production install skips it.
+buildPortal({ quiet: true });

@@ -4,6 +4,7 @@ import { defaultPackageSources } from '../agent/firmware/sources.js';
 import { SimulatedDevice } from './device.js';
 import { faultsFor, type FaultProfile } from './faults.js';
 import type { Logger } from '../common/logger.js';
+import type { DriftOptions } from './hardware/drift.js';
 import { SimulatedHost } from './hardware/simulated-host.js';
 import type { SimulatedIdentity } from './identities.js';
 import { transportOf, type TransportPlan } from './transports.js';
@@ -27,6 +28,8 @@ export interface FleetOptions {
    * bootstrap to learn it from; without it they accept no firmware.
    */
   firmwareTrustAnchor?: Uint8Array;
+  /** CA certificates (PEM) the devices trust for mqtts:// servers: the gateway's local CA. */
+  tlsCa?: string;
   /** Each device keeps its own state directory below this one. */
   stateDir: string;
   keepaliveSeconds?: number;
@@ -57,6 +60,11 @@ export interface FleetOptions {
   awakeMs?: number;
   /** Firmware update timing of the agents. */
   firmware?: AgentOptions['firmware'];
+  /**
+   * Battery, memory, signal and link quality wander (simulators/hardware/drift.ts), each device
+   * from its own seed. Absent: they stay where they start (tests that set values rely on it).
+   */
+  drift?: DriftOptions;
   log: Logger;
 }
 
@@ -102,6 +110,7 @@ export class SimulatedFleet {
         manufacturer: 'edgedm simulated devices',
         firmwareVersion: opts.firmwareVersion ?? '1.0.0',
         seed: index + 1,
+        ...(opts.drift ? { drift: opts.drift } : {}),
         ...(profile.profile === 'slow' ? { uplinkDelayMs: profile.periodMs } : {}),
       });
       const log = opts.log.child({ endpoint: identity.endpoint });
@@ -118,6 +127,7 @@ export class SimulatedFleet {
         reconnect: opts.reconnect ?? { minDelayMs: 500, maxDelayMs: 30_000 },
         host,
         log,
+        ...(opts.tlsCa ? { tlsCa: opts.tlsCa } : {}),
         // Firmware downloads go over the device's radio, like its MQTT connection.
         firmware: { ...opts.firmware, sources: host.radio.packageSources(opts.firmware?.sources ?? defaultPackageSources) },
       });

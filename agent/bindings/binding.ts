@@ -10,7 +10,8 @@ export interface AgentBinding {
   /** graceful: deregister first (shutdown, reboot); otherwise just drop the link (power loss). */
   stop(graceful: boolean): Promise<void>;
   registrationUpdate(): void;
-  notify(notification: Notification): void;
+  /** false: not sent for lack of a connection (the observation sends the value again later). */
+  notify(notification: Notification): boolean;
   readonly registered: boolean;
 }
 

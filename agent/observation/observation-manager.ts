@@ -1,5 +1,5 @@
 import type { Logger } from '../../common/logger.js';
-import { LwM2mPath, ResultCode, recordToJson, type LwM2mRecord, type OperationResult } from '../../protocol/model/index.js';
+import { LwM2mPath, ResultCode, recordToJson, type LwM2mRecord, type NotificationAttributes, type OperationResult } from '../../protocol/model/index.js';
 import { ServerResource } from '../../protocol/model/objects/index.js';
 import type { ObjectTree } from '../objects/object-tree.js';
 
@@ -10,9 +10,21 @@ export interface Notification {
   content: LwM2mRecord[];
 }
 
+/** An observation in force, as the agent reports it when it registers again (DM over MQTT). */
+export interface HeldObservation {
+  id: string;
+  path: LwM2mPath;
+  /** The Write-Attributes in force at its path. */
+  attributes: NotificationAttributes;
+}
+
 export interface ObservationManagerOptions {
   tree: ObjectTree;
-  notify(notification: Notification): void;
+  /**
+   * Carries a notification out. false: it could not be sent (no connection): the observation
+   * keeps the last value that did go out, so the value is sent when it is next evaluated.
+   */
+  notify(notification: Notification): boolean;
   log: Logger;
   /**
    * Observed resources are sampled every pmin, but not more often than this (default 5 s):
@@ -85,6 +97,21 @@ export class ObservationManager {
     for (const observation of [...this.observations.values()]) this.stop(observation);
   }
 
+  /** The observations in force, with the attributes in force at each path. */
+  held(): HeldObservation[] {
+    return [...this.observations.values()].map((o) => ({ id: o.id, path: o.path, attributes: this.opts.tree.attributesAt(o.path) }));
+  }
+
+  /**
+   * The link is back: every observation whose value changed since its last notification that
+   * went out notifies now (what changed while the device was away is not lost until pmax).
+   */
+  resume(): void {
+    for (const observation of [...this.observations.values()]) {
+      if (!observation.pending) this.evaluate(observation, false);
+    }
+  }
+
   /** Stops listening to the tree for good (the agent is shutting down this tree). */
   close(): void {
     this.cancelAll();
@@ -123,12 +150,14 @@ export class ObservationManager {
     }
     const serialised = serialise(content);
     if (!periodic && (serialised === observation.lastContent || !this.passesThresholds(observation, content))) return;
-    observation.sequence++;
-    observation.lastSentAt = Date.now();
-    observation.lastContent = serialised;
-    observation.lastNumber = numberOf(content);
+    const sent = this.opts.notify({ observationId: observation.id, path: observation.path, sequence: observation.sequence + 1, content });
+    if (sent) {
+      observation.sequence++;
+      observation.lastSentAt = Date.now();
+      observation.lastContent = serialised;
+      observation.lastNumber = numberOf(content);
+    }
     this.armMaxPeriod(observation);
-    this.opts.notify({ observationId: observation.id, path: observation.path, sequence: observation.sequence, content });
   }
 
   /** gt/lt notify when the value crosses them, st when it moved at least that far (LwM2M 1.1 §5.1.2). */

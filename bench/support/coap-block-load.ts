@@ -50,7 +50,7 @@ async function runGateway(): Promise<void> {
       dataDir,
       logLevel: 'warn',
       mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port: 0 },
-      api: { host: '127.0.0.1', port: 0 },
+      api: { ...DEFAULT_GATEWAY_CONFIG.api, host: '127.0.0.1', port: 0 },
       coap: { ...DEFAULT_GATEWAY_CONFIG.coap, host: '127.0.0.1', port: 0 },
     },
     log,

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { formatFactoryCsv } from '../../gateway/fleet/factory-import.js';
 import type { SimulatedIdentity } from '../../simulators/identities.js';
 import { freePort } from '../../test/support/ports.js';
+import { apiFetch, apiJson, forgetLogin, gatewayAuthEnv, login } from './bench-auth.js';
 
 const root = join(import.meta.dirname, '../..');
 
@@ -44,15 +45,8 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
   clearTimeout(timer);
 }
 
-export async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
+/** A JSON call to the gateway's API, authenticated as the bench admin on `/api/` paths (bench/support/bench-auth.ts). */
+export const api = apiJson;
 
 export interface GatewayProcess {
   child: ChildProcess;
@@ -80,7 +74,7 @@ export async function startGateway(dataDir: string, opts: { logLevel?: string; e
         '--log-level',
         opts.logLevel ?? 'warn',
       ],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, EDGEDM_COAP_PORT: String(coapPort), ...opts.env } },
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...gatewayAuthEnv(), EDGEDM_COAP_PORT: String(coapPort), ...opts.env } },
     ),
   );
   const base = `http://127.0.0.1:${apiPort}`;
@@ -94,11 +88,21 @@ export async function startGateway(dataDir: string, opts: { logLevel?: string; e
     if (i > 600) throw new Error('the gateway did not come up');
     await sleep(50);
   }
-  return { child, pid: child.pid!, api: base, mqttPort, stop: () => stopChild(child, 10_000) };
+  await login(base); // once, here: never inside a timed section
+  return {
+    child,
+    pid: child.pid!,
+    api: base,
+    mqttPort,
+    stop: async () => {
+      forgetLogin(base);
+      await stopChild(child, 10_000);
+    },
+  };
 }
 
 export async function importIdentities(base: string, identities: SimulatedIdentity[]): Promise<void> {
-  const res = await fetch(`${base}/api/v1/devices/import`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: formatFactoryCsv(identities) });
+  const res = await apiFetch(base, '/api/v1/devices/import', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: formatFactoryCsv(identities) });
   if (!res.ok) throw new Error(`import failed: HTTP ${res.status} ${await res.text()}`);
 }
 

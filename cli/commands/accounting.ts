@@ -39,7 +39,9 @@ export function registerAccountingCommands(program: Command): void {
         process.stdout.write(await api.getText('/api/v1/accounting', { ...query, format: 'csv' }));
         return;
       }
-      const r = await api.get<{ from: string; to: string; items: LedgerRowView[] }>('/api/v1/accounting', query);
+      // The range and the rows, every page of them.
+      const first = await api.get<{ from: string; to: string; items: LedgerRowView[]; total?: number }>('/api/v1/accounting', { ...query, limit: 1 });
+      const r = { from: first.from, to: first.to, items: await api.getAll<LedgerRowView>('/api/v1/accounting', { ...query, from: first.from, to: first.to }) };
       output(cmd, r, () =>
         r.items.length === 0
           ? `nothing accounted between ${r.from} and ${r.to}`

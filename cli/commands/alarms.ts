@@ -104,9 +104,9 @@ export function registerAlarmCommands(program: Command): void {
   alarms
     .command('ack <id>')
     .description('acknowledge an active alarm')
-    .option('--by <name>', 'who takes it on', process.env.USER ?? 'operator')
-    .action(async (id: string, o: { by: string }, cmd: Command) => {
-      const a = await apiFrom(cmd).post<AlarmView>(`/api/v1/alarms/${enc(id)}/acknowledge`, { by: o.by });
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      // Acknowledged by the operator the CLI is logged in as.
+      const a = await apiFrom(cmd).post<AlarmView>(`/api/v1/alarms/${enc(id)}/acknowledge`, {});
       output(cmd, a, () => `alarm ${a.id} acknowledged by ${a.acknowledgedBy}`);
     });
 
@@ -115,7 +115,7 @@ export function registerAlarmCommands(program: Command): void {
     .command('list', { isDefault: true })
     .description('the rules alarms are raised by')
     .action(async (_o: unknown, cmd: Command) => {
-      const r = await apiFrom(cmd).get<{ items: RuleView[] }>('/api/v1/alarm-rules');
+      const r = { items: await apiFrom(cmd).getAll<RuleView>('/api/v1/alarm-rules') };
       output(cmd, r, () => table(['ID', 'SEVERITY', 'ON', 'CONDITION', 'NAME'], r.items.map((x) => [x.id, x.severity, x.enabled ? 'yes' : 'no', condition(x), x.name])));
     });
   ruleOptions(rules.command('add').description('add a rule, e.g. --kind value --path /3/0/9 --op "<" --threshold 15 --severity major --name "battery low"')).action(

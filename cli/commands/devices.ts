@@ -80,6 +80,39 @@ export function registerDeviceCommands(program: Command): void {
       output(cmd, device, () => `${device.endpoint} managed over CoAP at ${String(device.address ?? address)}: ${device.status}`);
     });
 
+  devices
+    .command('psk <endpoint>')
+    .description('set a device\'s DTLS pre-shared key (LwM2M over coaps://); the key is shown this once. With one already set: --rotate, --remove or --show')
+    .option('--rotate', 'replace the key the device has (it gets the new one at its next bootstrap, which the refused handshake sends it to)')
+    .option('--identity <identity>', 'the PSK identity (default: the endpoint name)')
+    .option('--key <hex>', 'the key, hex, 8–64 bytes (default: 16 random bytes)')
+    .option('--remove', 'remove the key (the device is NoSec again, unless the gateway requires PSK)')
+    .option('--show', 'show the identity only')
+    .action(async (endpoint: string, opts: { rotate?: boolean; identity?: string; key?: string; remove?: boolean; show?: boolean }, cmd: Command) => {
+      const api = apiFrom(cmd);
+      const path = `/api/v1/devices/${encodeURIComponent(endpoint)}/psk`;
+      if (opts.remove) {
+        await api.delete(path);
+        output(cmd, { endpoint, removed: true }, () => `${endpoint}: pre-shared key removed`);
+        return;
+      }
+      const current = await api.get<{ identity: string; createdAt: string }>(path).catch((err: unknown) => {
+        if (err instanceof CliError && /has no pre-shared key/.test(err.message)) return undefined;
+        throw err;
+      });
+      if (opts.show) {
+        if (!current) throw new CliError(`${endpoint} has no pre-shared key`);
+        output(cmd, current, () => `${endpoint}: identity ${current.identity}, set ${current.createdAt}`);
+        return;
+      }
+      if (current && !opts.rotate) throw new CliError(`${endpoint} already has a pre-shared key (identity ${current.identity}); --rotate replaces it`);
+      const issued = await api.post<{ identity: string; key: string; rotated: boolean }>(path, {
+        ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+        ...(opts.key !== undefined ? { key: opts.key } : {}),
+      });
+      output(cmd, issued, () => `${endpoint}: pre-shared key ${issued.rotated ? 'rotated' : 'set'} (shown this once)\nidentity ${issued.identity}\nkey      ${issued.key}`);
+    });
+
   program
     .command('decommission <endpoint>')
     .description('revoke a device: its credential stops working and its session is closed at once')
@@ -94,7 +127,7 @@ export function registerDeviceCommands(program: Command): void {
     .command('groups')
     .description('list groups and their member counts')
     .action(async (_opts: unknown, cmd: Command) => {
-      const groups = await apiFrom(cmd).get<{ items: { name: string; members: number }[] }>('/api/v1/groups');
+      const groups = { items: await apiFrom(cmd).getAll<{ name: string; members: number }>('/api/v1/groups') };
       output(cmd, groups, () => table(['GROUP', 'MEMBERS'], groups.items.map((g) => [g.name, String(g.members)])));
     });
 }

@@ -45,7 +45,7 @@ export function registerFirmwareCommands(program: Command): void {
     .command('list')
     .description('images in the repository')
     .action(async (_o: unknown, cmd: Command) => {
-      const { items } = await apiFrom(cmd).get<{ items: FirmwareView[] }>('/api/v1/firmware');
+      const items = await apiFrom(cmd).getAll<FirmwareView>('/api/v1/firmware');
       output(cmd, items, () =>
         items.length === 0
           ? 'no firmware yet: edgedm firmware add <image> --version V --model M'

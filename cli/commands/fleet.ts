@@ -137,10 +137,11 @@ export function registerFleetCommands(program: Command): void {
         );
       }
       const c = await api.get<CommandView>(`/api/v1/fleet/commands/${enc(id)}`);
-      const { items: devices, total } = await api.get<{ items: CommandDeviceView[]; total: number }>(`/api/v1/fleet/commands/${enc(id)}/devices`, {
-        state: o.state,
-        limit: o.devices || o.state ? o.limit : 10_000,
-      });
+      // Without --devices or --state, every device is fetched to find those not succeeded.
+      const { items: devices, total } =
+        o.devices || o.state
+          ? await api.get<{ items: CommandDeviceView[]; total: number }>(`/api/v1/fleet/commands/${enc(id)}/devices`, { state: o.state, limit: o.limit })
+          : await api.getAll<CommandDeviceView>(`/api/v1/fleet/commands/${enc(id)}/devices`).then((items) => ({ items, total: items.length }));
       output(cmd, { ...c, devices }, () => {
         const shown = o.devices || o.state ? devices : devices.filter((d) => d.state !== 'succeeded').slice(0, o.limit);
         const rows = shown.map((d) => [d.endpoint, d.state, String(d.attempts), d.result?.steps.at(-1)?.code ?? '', d.reason ?? '']);

@@ -48,7 +48,7 @@ export function registerGroupCommands(program: Command): void {
     .command('list')
     .description('groups with their member counts')
     .action(async (_o: unknown, cmd: Command) => {
-      const r = await apiFrom(cmd).get<{ items: { name: string; members: number; description: string | null }[] }>('/api/v1/groups');
+      const r = { items: await apiFrom(cmd).getAll<{ name: string; members: number; description: string | null }>('/api/v1/groups') };
       output(cmd, r, () => (r.items.length === 0 ? 'no groups yet' : table(['GROUP', 'MEMBERS', 'DESCRIPTION'], r.items.map((g) => [g.name, String(g.members), g.description ?? '']))));
     });
   group
@@ -74,7 +74,7 @@ export function registerGroupCommands(program: Command): void {
     .command('list')
     .description('tags in use and how many devices carry each')
     .action(async (_o: unknown, cmd: Command) => {
-      const r = await apiFrom(cmd).get<{ items: { name: string; devices: number }[] }>('/api/v1/tags');
+      const r = { items: await apiFrom(cmd).getAll<{ name: string; devices: number }>('/api/v1/tags') };
       output(cmd, r, () => (r.items.length === 0 ? 'no tags yet' : table(['TAG', 'DEVICES'], r.items.map((t) => [t.name, String(t.devices)]))));
     });
   addTargetForms(tag, 'tag', '/api/v1/tags');

@@ -108,13 +108,13 @@ export function registerRolloutCommands(program: Command): void {
     .action(async (id: string | undefined, o: { devices?: boolean }, cmd: Command) => {
       const api = apiFrom(cmd);
       if (!id) {
-        const { items } = await api.get<{ items: RolloutView[] }>('/api/v1/rollouts');
+        const items = await api.getAll<RolloutView>('/api/v1/rollouts');
         return output(cmd, items, () =>
           items.length === 0 ? 'no rollouts yet' : table(['ID', 'FIRMWARE', 'STATE', 'PROGRESS', 'TARGET'], items.map((r) => [r.id, r.firmwareId, r.state, progress(r), r.target])),
         );
       }
       const r = await api.get<RolloutView>(`/api/v1/rollouts/${enc(id)}`);
-      const { items: devices } = await api.get<{ items: RolloutDeviceView[] }>(`/api/v1/rollouts/${enc(id)}/devices`);
+      const devices = await api.getAll<RolloutDeviceView>(`/api/v1/rollouts/${enc(id)}/devices`);
       output(cmd, { ...r, devices }, () => {
         const shown = o.devices ? devices : devices.filter((d) => d.state !== 'succeeded' && d.state !== 'queued');
         const rows = shown.map((d) => [d.endpoint, String(d.batch), d.state, d.updateResult === null ? '' : String(d.updateResult), String(d.attempts), d.reason ?? '']);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describeFaults, FAULTS, faultHelp, FaultProfileError, parseFaultProfile, type FaultProfile } from '../../simulators/faults.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -23,7 +23,9 @@ import { describeProfiles, parseProfiles, profileHelp, ProfilePlanError, type Pr
 import { DEVICES_PER_WORKER, reportProgress, startSimFleet } from './sim-fleet.js';
 import type { TransportKind } from '../../protocol/states.js';
 import { ApiClient, CliError, DEFAULT_API } from '../api-client.js';
-import { wholeNumber } from '../arguments.js';
+import { decimal, wholeNumber } from '../arguments.js';
+import { apiFrom } from '../context.js';
+import { saveLogin } from '../credentials.js';
 
 type DeepPartialGateway = DeepPartial<GatewayConfig>;
 
@@ -43,6 +45,8 @@ function gatewayOverrides(o: GatewayFlags): DeepPartialGateway {
   set(['mqtt', 'port'], o.mqttPort);
   set(['api', 'host'], o.apiHost);
   set(['api', 'port'], o.apiPort);
+  if (o.https) set(['api', 'tls', 'enabled'], true);
+  if (o.mqttTls) set(['mqtt', 'tls', 'enabled'], true);
   set(['coap', 'host'], o.coapHost);
   set(['coap', 'port'], o.coapPort);
   if (o.coap === false) {
@@ -60,6 +64,8 @@ interface GatewayFlags {
   mqttPort?: number;
   apiHost?: string;
   apiPort?: number;
+  https?: boolean;
+  mqttTls?: boolean;
   coapHost?: string;
   coapPort?: number;
   /** false with --no-coap. */
@@ -72,8 +78,10 @@ function addGatewayFlags(cmd: Command): Command {
     .option('--data <dir>', 'data directory (registry database, keys)')
     .option('--mqtt-host <host>', 'MQTT listen address')
     .option('--mqtt-port <port>', 'MQTT listen port', wholeNumber('mqtt-port'))
+    .option('--mqtt-tls', 'also listen for MQTT over TLS (mqtt.tls.port, 8883) and tell devices to use it')
     .option('--api-host <host>', 'REST API listen address')
     .option('--api-port <port>', 'REST API listen port', wholeNumber('api-port'))
+    .option('--https', 'serve the API and portal over HTTPS (a self-signed certificate in the data directory unless api.tls names one)')
     .option('--coap-host <host>', 'CoAP/UDP listen address')
     .option('--coap-port <port>', 'CoAP/UDP listen port', wholeNumber('coap-port'))
     .option('--no-coap', 'do not open the CoAP endpoint')
@@ -114,6 +122,14 @@ export function registerRunCommands(program: Command): void {
       const config = loadGateway(flags);
       const log = createLogger({ level: config.logLevel });
       const gateway = await Gateway.start(config, log);
+      const admin = gateway.northbound.initialAdmin;
+      if (admin?.generated) {
+        // On the console, never in the log: this is the only time the password exists in clear.
+        process.stdout.write(
+          `\nFirst start: created the admin account.\n  username  ${admin.username}\n  password  ${admin.password}\n` +
+            `It is shown only now. Log in at ${gateway.apiUrl}/ or with \`edgedm login${gateway.apiUrl === DEFAULT_API ? '' : ` --api ${gateway.apiUrl}`}\`, then change it (\`edgedm passwd\`).\n\n`,
+        );
+      }
       onShutdown(log, () => gateway.close());
     },
   );
@@ -128,6 +144,7 @@ export function registerRunCommands(program: Command): void {
     .option('--server <uri>', 'bootstrap server (mqtt://gateway:1883, LwM2M coap://gateway:5683) or, with --transport coap, the Resource Directory')
     .option('--transport <kind>', 'auto (by the server URI\'s scheme), mqtt, lwm2m or coap')
     .option('--host <kind>', 'auto, linux or simulated')
+    .option('--tls-ca <file>', 'trust this CA (PEM) for mqtts:// servers: the gateway\'s <data>/tls/ca.pem')
     .option('--log-level <level>', 'log level')
     .action(async (o: Record<string, string | undefined>) => {
       const overrides: Record<string, unknown> = {};
@@ -137,6 +154,7 @@ export function registerRunCommands(program: Command): void {
       if (o.server) overrides.bootstrapServerUri = o.server;
       if (o.transport) overrides.transport = o.transport;
       if (o.host) overrides.host = o.host;
+      if (o.tlsCa) overrides.tlsCaFile = o.tlsCa;
       if (o.logLevel) overrides.logLevel = o.logLevel;
       const config = loadAgentConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides });
       const log = createLogger({ level: config.logLevel }).child({ endpoint: config.endpoint });
@@ -163,6 +181,7 @@ export function registerRunCommands(program: Command): void {
     .option('--transport <kinds>', 'mqtt, lwm2m, coap, a list dealt out in turn (e.g. mqtt,lwm2m) or mixed (all three); default: by --server\'s scheme')
     .option('--server <uri>', 'MQTT bootstrap server (a coap:// URI here means an LwM2M fleet)', 'mqtt://127.0.0.1:1883')
     .option('--coap-server <uri>', 'the gateway\'s CoAP endpoint: LwM2M bootstrap server and CoAP Resource Directory', 'coap://127.0.0.1:5683')
+    .option('--tls-ca <file>', 'the devices trust this CA (PEM) for an mqtts:// --server: the gateway\'s <data>/tls/ca.pem')
     .option('--state <dir>', 'where the simulated devices keep their state', '.edgedm/sim')
     .option('--no-import', 'do not register the fleet\'s factory identities with the gateway first')
     .option('--keepalive <s>', 'MQTT keepalive in seconds', wholeNumber('keepalive'), 30)
@@ -177,6 +196,8 @@ export function registerRunCommands(program: Command): void {
     .option('--profiles <plan>', 'device profiles, e.g. sleeping@60s=20%,flaky@45s=10%,slow@2s=5% (the rest always-on; see below)')
     .option('--awake-ms <ms>', 'how long a sleeping device stays awake after it registered', wholeNumber('awake-ms'), 5000)
     .option('--workers <n>', `worker processes (default: one per ${DEVICES_PER_WORKER} devices; a fleet that fits one process runs in this one)`, wholeNumber('workers'))
+    .option('--no-drift', 'keep battery, memory, signal and link quality where they start (default: they drift, per device, reproducibly)')
+    .option('--drift-speed <x>', 'simulated time per real time of the drift, e.g. 60: an hour of battery discharge in a minute', driftSpeed, 1)
     .option('--log-level <level>', 'log level', 'warn')
     .addHelpText('after', `\n${faultHelp()}\n\n${profileHelp()}`)
     .action(async (o: SimFlags, cmd: Command) => {
@@ -187,7 +208,7 @@ export function registerRunCommands(program: Command): void {
       const identities = simulatedIdentities({ count: o.count, prefix: o.prefix, fleetSecret: loadFleetSecret(stateDir) });
       const csv = formatFactoryCsv(identities);
       if (o.writeCsv) writeFileSync(o.writeCsv, csv, { mode: 0o600 });
-      const api = new ApiClient((cmd.optsWithGlobals() as { api?: string }).api ?? process.env.EDGEDM_API ?? DEFAULT_API);
+      const api = apiFrom(cmd);
       if (o.import) {
         const result = await api.post<{ created: number; updated: number }>('/api/v1/devices/import', csv, 'text/csv');
         log.info(result, 'factory identities registered with the gateway');
@@ -199,6 +220,7 @@ export function registerRunCommands(program: Command): void {
         identities,
         transports: { kinds, servers },
         ...(firmwareTrustAnchor ? { firmwareTrustAnchor } : {}),
+        ...(o.tlsCa ? { tlsCa: readCaFile(o.tlsCa) } : {}),
         stateDir,
         keepaliveSeconds: o.keepalive,
         rampPerSecond: o.ramp,
@@ -210,6 +232,7 @@ export function registerRunCommands(program: Command): void {
         ...(o.selfTestMs !== undefined ? { selfTestMs: o.selfTestMs } : {}),
         powerOffMs: o.powerOffMs,
         linkDownMs: o.linkDownMs,
+        ...(o.drift ? { drift: { speed: o.driftSpeed } } : {}),
       }, { ...(o.workers !== undefined ? { workers: o.workers } : {}), logLevel: o.logLevel, log });
       const where = [...new Set(kinds.map((k) => (k === 'mqtt' ? servers.mqtt : servers.coap)))].join(' and ');
       const procs = fleet.workers > 0 ? `, in ${fleet.workers} worker processes` : '';
@@ -230,8 +253,13 @@ export function registerRunCommands(program: Command): void {
     .option('-n, --count <n>', 'number of simulated devices', wholeNumber('count'), 20)
     .option('--faults <profile>', `simulated faults, e.g. health-fail=10%,defer=5% (${Object.keys(FAULTS).join(', ')}; see edgedm sim --help)`)
     .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mixed')
-    .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string }) => {
-      const config = withDemoMonitoring(loadGateway({ ...flags, logLevel: flags.logLevel ?? 'warn' }), DEFAULT_GATEWAY_CONFIG);
+    .option('--no-drift', 'keep the devices\' battery, memory, signal and link quality where they start')
+    .option('--drift-speed <x>', 'simulated time per real time of the drift (default 10: an hour of it in 6 minutes, so the charts move)', driftSpeed, 10)
+    .option('--secure', 'secure transports: MQTT devices over TLS (mqtt.tls.port, 8883), trusting the gateway\'s local CA; LwM2M devices over DTLS with a PSK from bootstrap (coap.dtls.port, 5684)')
+    .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string; drift: boolean; driftSpeed: number; secure?: boolean }) => {
+      const config = withDemoMonitoring(loadGateway({ ...flags, ...(flags.secure ? { mqttTls: true } : {}), logLevel: flags.logLevel ?? 'warn' }), DEFAULT_GATEWAY_CONFIG);
+      // --secure: LwM2M devices get a PSK at bootstrap and register over DTLS (coaps://).
+      if (flags.secure && config.coap.enabled && config.lwm2m.enabled) Object.assign(config, { coap: { ...config.coap, dtls: { ...config.coap.dtls, enabled: true } }, lwm2m: { ...config.lwm2m, security: 'psk' } });
       const log = createLogger({ level: config.logLevel });
       const gateway = await Gateway.start(config, log);
       const stateDir = join(resolve(config.dataDir), 'simulated-fleet');
@@ -242,14 +270,18 @@ export function registerRunCommands(program: Command): void {
       const coapUrl = gateway.coapUrl;
       // Without the CoAP endpoint (--no-coap) the whole fleet speaks MQTT.
       const kinds = coapUrl ? parseTransportFlag(flags.transport) : (['mqtt'] as TransportKind[]);
-      const firmwareTrustAnchor = kinds.includes('coap') ? await trustAnchorFrom(new ApiClient(gateway.apiUrl)) : undefined;
+      const cert = gateway.northbound.caFile;
+      const firmwareTrustAnchor = kinds.includes('coap') ? await trustAnchorFrom(new ApiClient(gateway.apiUrl, cert ? { ca: cert } : {})) : undefined;
+      const mqttsUrl = gateway.mqttsUrl;
       const fleet = SimulatedFleet.start({
         identities,
-        transports: { kinds, servers: { mqtt: gateway.mqttUrl, coap: coapUrl ?? '' } },
+        transports: { kinds, servers: { mqtt: mqttsUrl ?? gateway.mqttUrl, coap: coapUrl ?? '' } },
         ...(firmwareTrustAnchor ? { firmwareTrustAnchor } : {}),
+        ...(mqttsUrl && gateway.localCaFile ? { tlsCa: readFileSync(gateway.localCaFile, 'utf8') } : {}),
         stateDir,
         log,
         ...(faults ? { faults } : {}),
+        ...(flags.drift ? { drift: { speed: flags.driftSpeed } } : {}),
       });
       const started = Date.now();
       await fleet.whenAllRegistered(60_000).catch(() => undefined);
@@ -259,15 +291,20 @@ export function registerRunCommands(program: Command): void {
       const examples = kinds.slice(0, identities.length).map((kind, i) => ({ kind, endpoint: identities[i]!.endpoint }));
       const api = gateway.apiUrl;
       const apiFlag = api === DEFAULT_API ? '' : ` --api ${api}`;
+      const admin = demoAdmin(gateway);
+      const cliLogin = logDemoCliIn(gateway);
       process.stdout.write(
         [
           '',
           `edgedm ${EDGEDM_VERSION} demo: gateway with ${fleet.registeredCount}/${flags.count} simulated devices online (${((Date.now() - started) / 1000).toFixed(1)} s)`,
           `  fleet        ${describeTransports(kinds, flags.count)}`,
-          `  MQTT broker  ${gateway.mqttUrl}`,
+          `  MQTT broker  ${gateway.mqttUrl}${mqttsUrl ? `, over TLS ${mqttsUrl} (CA ${gateway.localCaFile})` : ''}`,
           ...(coapUrl ? [`  CoAP/LwM2M   ${coapUrl}   (LwM2M /bs and /rd, CoAP Resource Directory, firmware /fw)`] : []),
-          `  REST API     ${api}   (health: ${api}/healthz)`,
+          ...(gateway.coapsUrl ? [`  CoAP/DTLS    ${gateway.coapsUrl}   (LwM2M /rd and /fw; LwM2M devices get a PSK at bootstrap)`] : []),
+          `  web portal   ${api}/   log in as ${admin}`,
+          `  REST API     ${api}/api/v1   (OpenAPI: ${api}/api/docs, health: ${api}/healthz)`,
           `  data         ${resolve(config.dataDir)}`,
+          `  CLI          logged in as admin (token in ${cliLogin})`,
           '',
           'Try, in another terminal:',
           `  npx edgedm devices${apiFlag}`,
@@ -277,8 +314,7 @@ export function registerRunCommands(program: Command): void {
           `  npx edgedm write ${example} /1/0/1 600${apiFlag}`,
           `  npx edgedm exec ${example} /3/0/4${apiFlag}          # reboot`,
           `  npx edgedm devices --target "group:north status:online"${apiFlag}`,
-          `  curl -s ${api}/api/v1/devices | head -c 600`,
-          `  curl -s -X POST ${api}/api/v1/devices/${example}/read -H 'content-type: application/json' -d '{"path":"/3/0/2"}'`,
+          `  curl -s ${cert ? `--cacert ${cert} ` : ''}-H "Authorization: Bearer $(npx edgedm token current${apiFlag})" ${api}/api/v1/devices | head -c 600`,
           '',
           `Firmware update (a demo image ${demoFirmware} is in the repository):`,
           `  npx edgedm firmware list${apiFlag}`,
@@ -295,6 +331,40 @@ export function registerRunCommands(program: Command): void {
         await gateway.close();
       });
     });
+}
+
+const DEMO_ADMIN_FILE = 'demo-admin-password';
+const DEMO_CLI_TOKEN = 'edgedm demo CLI';
+
+/**
+ * The demo's admin login, kept (0600) in the demo's data directory so that a restarted demo can
+ * show it again. Only the demo does this: `edgedm gateway` shows the first password once and keeps it nowhere.
+ */
+function demoAdmin(gateway: Gateway): string {
+  const file = join(resolve(gateway.config.dataDir), DEMO_ADMIN_FILE);
+  const created = gateway.northbound.initialAdmin;
+  if (created) writeFileSync(file, `${created.username}\n${created.password}\n`, { mode: 0o600 });
+  try {
+    const [username, password] = readFileSync(file, 'utf8').split('\n');
+    return `${username} / ${password}`;
+  } catch {
+    return 'admin (its password was shown when this data directory was first used)';
+  }
+}
+
+/** Logs the user's CLI in to the demo as its admin, replacing the token a previous demo run gave it. */
+function logDemoCliIn(gateway: Gateway): string {
+  const operators = gateway.northbound.operators;
+  operators.revokeTokensNamed('admin', DEMO_CLI_TOKEN);
+  const { token, info } = operators.issueToken('admin', DEMO_CLI_TOKEN, 'api', null);
+  return saveLogin(gateway.apiUrl, {
+    token,
+    tokenId: info.id,
+    username: 'admin',
+    role: 'admin',
+    ...(gateway.northbound.caFile ? { ca: gateway.northbound.caFile } : {}),
+    savedAt: new Date().toISOString(),
+  });
 }
 
 /** The demo's firmware image: deterministic bytes for every simulated model, added once. */
@@ -320,6 +390,14 @@ async function trustAnchorFrom(api: ApiClient): Promise<Uint8Array | undefined> 
   } catch (err) {
     process.stderr.write(`warning: no firmware trust anchor from the gateway (${(err as Error).message}); CoAP devices will refuse firmware\n`);
     return undefined;
+  }
+}
+
+function readCaFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read the CA certificate ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -356,6 +434,9 @@ function parseFaults(text: string | undefined): FaultProfile | undefined {
 }
 
 interface SimFlags {
+  tlsCa?: string;
+  drift: boolean;
+  driftSpeed: number;
   faults?: string;
   profiles?: string;
   awakeMs: number;
@@ -376,4 +457,10 @@ interface SimFlags {
   ramp: number;
   writeCsv?: string;
   logLevel: string;
+}
+
+function driftSpeed(value: string): number {
+  const speed = decimal(value);
+  if (!(speed > 0)) throw new CliError(`--drift-speed takes a number above 0, got "${value}"`);
+  return speed;
 }

@@ -6,8 +6,8 @@ import type { Logger } from '../logger.js';
 import { Block1Reassembly, type Block1Limits } from './block1-reassembly.js';
 import { CoapClient, DEFAULT_TRANSMISSION, type CoapTransmission } from './coap-client.js';
 import { hasResponded } from './coap-response.js';
-import { CoapRouter, type CoapHandler } from './coap-router.js';
-import { meterDatagrams, type DatagramListener } from './datagram-meter.js';
+import { CoapRouter, type CoapHandler, type CoapVia } from './coap-router.js';
+import { meterDatagrams, type DatagramListener, type DatagramPeer } from './datagram-meter.js';
 
 export interface CoapNodeOptions {
   host: string;
@@ -26,6 +26,21 @@ export interface CoapNodeOptions {
   block1?: Partial<Block1Limits>;
   /** Told of every datagram in and out (accounting). */
   onDatagram?: DatagramListener;
+  /**
+   * A bound socket to run on instead of binding one: a DtlsSocket for CoAP over DTLS (then
+   * `host` names the endpoint in `url`, `port` is ignored). The node closes it.
+   */
+  socket?: Socket;
+  /**
+   * The UDP socket under `socket` when that one is not a plain UDP socket (DTLS): `onDatagram`
+   * meters this one, so it counts what is on the wire (ciphertext, handshakes included).
+   */
+  wire?: Socket;
+  /**
+   * `socket` is a DTLS socket (the node's URL is coaps://); `pskIdentity` tells the PSK identity
+   * of the session a peer's requests come through (CoapRequest.via).
+   */
+  dtls?: { pskIdentity?: (peer: DatagramPeer) => string | undefined };
 }
 
 /**
@@ -55,26 +70,26 @@ export class CoapNode {
     private readonly host: string,
     private readonly log: Logger,
     transmission: CoapTransmission,
+    /** `coaps` on a DTLS socket. */
+    readonly scheme: 'coap' | 'coaps',
   ) {
     this.client = new CoapClient(socket, transmission);
   }
 
   static async bind(opts: CoapNodeOptions): Promise<CoapNode> {
     const type = isIPv6(opts.host) ? 'udp6' : 'udp4';
-    // No SO_REUSEADDR: a second process on the same port must fail, not silently share it.
-    const socket = createSocket({ type, reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(opts.port, opts.host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = opts.socket ?? (await bindSocket(type, opts.host, opts.port));
     const log = opts.log;
     socket.on('error', (err) => log.warn({ err: err.message }, 'CoAP socket error'));
-    if (opts.onDatagram) meterDatagrams(socket, opts.onDatagram);
+    if (opts.onDatagram) meterDatagrams(opts.wire ?? socket, opts.onDatagram);
 
-    const router = new CoapRouter(log);
+    // What a request tells of the channel it came by; the client is the node's, made below.
+    const via: CoapVia = { scheme: opts.dtls ? 'coaps' : 'coap', client: undefined as unknown as CoapClient };
+    const identityOf = opts.dtls?.pskIdentity;
+    const router = new CoapRouter(log, (peer) => {
+      const identity = identityOf?.(peer);
+      return identity === undefined ? via : { ...via, pskIdentity: identity };
+    });
     const piggybackReplyMs = opts.piggybackReplyMs ?? 1000;
     const server = createServer({ type, piggybackReplyMs });
     const before = socket.listeners('message');
@@ -118,7 +133,9 @@ export class CoapNode {
         log.debug({ err: (err as Error).message }, 'CoAP error reply not sent');
       }
     };
-    return new CoapNode(socket, server, router, block1, opts.host, log, opts.transmission ?? DEFAULT_TRANSMISSION);
+    const node = new CoapNode(socket, server, router, block1, opts.host, log, opts.transmission ?? DEFAULT_TRANSMISSION, via.scheme);
+    via.client = node.client;
+    return node;
   }
 
   /**
@@ -158,7 +175,7 @@ export class CoapNode {
   }
 
   get url(): string {
-    return `coap://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    return `${this.scheme}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
   }
 
   async close(): Promise<void> {
@@ -171,6 +188,19 @@ export class CoapNode {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     this.log.debug('CoAP node closed');
   }
+}
+
+async function bindSocket(type: 'udp4' | 'udp6', host: string, port: number): Promise<Socket> {
+  // No SO_REUSEADDR: a second process on the same port must fail, not silently share it.
+  const socket = createSocket({ type, reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  return socket;
 }
 
 /** The datagram parsed, or undefined when it does not parse (and was dealt with). */

@@ -4,6 +4,7 @@ import type { OptionName } from 'coap-packet';
 import type { Logger } from '../logger.js';
 // The library's converter between option bytes and the values it puts on messages (CommonJS).
 import optionConverter from 'coap/dist/lib/option_converter.js';
+import type { CoapClient } from './coap-client.js';
 import { hasResponded, respond, respondError } from './coap-response.js';
 
 /** What a resource handler sees of a request. */
@@ -18,6 +19,17 @@ export interface CoapRequest {
   peer: AddressInfo;
   /** The library's request, for what the view does not cover (payload, Observe). */
   raw: IncomingMessage;
+  /** The channel the request came by; absent on a router used without a node. */
+  via?: CoapVia;
+}
+
+/** The endpoint a request came through: plain CoAP or DTLS, and the client that reaches the peer back the same way. */
+export interface CoapVia {
+  scheme: 'coap' | 'coaps';
+  /** Requests to this peer go out through it: the same socket, over DTLS the same session. */
+  client: CoapClient;
+  /** Over DTLS: the PSK identity the peer's session authenticated with. */
+  pskIdentity?: string;
 }
 
 export type CoapHandler = (req: CoapRequest, res: OutgoingMessage) => void | Promise<void>;
@@ -32,7 +44,10 @@ export class CoapRouter {
   private readonly routes = new Map<string, CoapHandler>();
   private fallbackHandler: CoapHandler | undefined;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly viaOf?: (peer: AddressInfo) => CoapVia,
+  ) {}
 
   route(prefix: string, handler: CoapHandler): void {
     if (this.routes.has(prefix)) throw new Error(`CoAP route /${prefix} is already taken`);
@@ -51,7 +66,7 @@ export class CoapRouter {
       res.reset();
       return;
     }
-    const req = view(raw);
+    const req = view(raw, this.viaOf);
     const handler = this.routes.get(req.path[0] ?? '') ?? this.fallbackHandler;
     if (!handler) return respondError(res, '4.04', 'no such resource');
     let outcome: void | Promise<void>;
@@ -69,7 +84,7 @@ export class CoapRouter {
   }
 }
 
-function view(raw: IncomingMessage): CoapRequest {
+function view(raw: IncomingMessage, viaOf: ((peer: AddressInfo) => CoapVia) | undefined): CoapRequest {
   const options = raw._packet.options ?? [];
   const strings = (name: OptionName) => options.filter((o) => o.name === name).map((o) => bytesOf(o.name as OptionName, o.value).toString('utf8'));
   return {
@@ -82,6 +97,7 @@ function view(raw: IncomingMessage): CoapRequest {
     },
     peer: raw.rsinfo,
     raw,
+    ...(viaOf ? { via: viaOf(raw.rsinfo) } : {}),
   };
 }
 

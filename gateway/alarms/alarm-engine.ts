@@ -122,6 +122,21 @@ export class AlarmEngine {
   }
 
   /**
+   * An operator clears an open alarm (active or acknowledged) by hand. The condition may still
+   * hold: its next evaluation (a notification, the offline check) then raises a new alarm.
+   */
+  clearByOperator(id: number, by: string): AlarmView {
+    const existing = this.opts.alarms.get(id);
+    if (!existing) throw new AlarmError(`no alarm ${id}`, 'not-found');
+    const cleared = existing.clearedAt === null ? this.opts.alarms.clear(id, `cleared by ${by}`, this.now()) : undefined;
+    if (!cleared) throw new AlarmError(`alarm ${id} is cleared already`, 'conflict');
+    const k = key(existing.ruleId, existing.endpoint);
+    if (this.open.get(k) === id) this.open.delete(k);
+    this.opts.log.info({ alarm: id, endpoint: cleared.endpoint, by }, 'alarm cleared by an operator');
+    return this.publish('alarm.cleared', cleared);
+  }
+
+  /**
    * Evaluates the value rules on records of a device: a notification's content, or the current
    * value an Observe returned.
    */

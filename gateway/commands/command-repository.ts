@@ -125,6 +125,11 @@ export class CommandRepository {
       devicesInStatePage: db.prepare<[string, string, number, number], DeviceRow>(
         'SELECT * FROM fleet_command_devices WHERE command_id = ? AND state = ? ORDER BY position LIMIT ? OFFSET ?',
       ),
+      ofDevice: db.prepare<[string, number, number], DeviceRow>(
+        `SELECT d.* FROM fleet_command_devices d JOIN fleet_commands c ON c.id = d.command_id
+         WHERE d.endpoint = ? ORDER BY c.seq DESC LIMIT ? OFFSET ?`,
+      ),
+      countOfDevice: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM fleet_command_devices WHERE endpoint = ?'),
       counts: db.prepare<[string], { state: string; n: number }>('SELECT state, COUNT(*) AS n FROM fleet_command_devices WHERE command_id = ? GROUP BY state'),
       results: db.prepare<[string], { result: string }>('SELECT result FROM fleet_command_devices WHERE command_id = ? AND result IS NOT NULL'),
       markSent: db.prepare(
@@ -184,6 +189,11 @@ export class CommandRepository {
       ? this.stmt.devicesInStatePage.all(commandId, opts.state, opts.limit, opts.offset)
       : this.stmt.devicesPage.all(commandId, opts.limit, opts.offset);
     return { items: rows.map(toDevice), total };
+  }
+
+  /** One device's rows over every command that included it, newest command first. */
+  ofDevice(endpoint: string, offset: number, limit: number): { items: CommandDevice[]; total: number } {
+    return { items: this.stmt.ofDevice.all(endpoint, limit, offset).map(toDevice), total: this.stmt.countOfDevice.get(endpoint)!.n };
   }
 
   counts(commandId: string): Record<CommandState, number> {

@@ -200,6 +200,12 @@ export class FleetCommandEngine {
     return this.repo.devices(id, opts);
   }
 
+  /** A device's history and queue: every command that included it, newest first, with its row. */
+  ofDevice(endpoint: string, offset: number, limit: number): { items: { command: FleetCommandSummary; device: CommandDevice }[]; total: number } {
+    const page = this.repo.ofDevice(endpoint, offset, limit);
+    return { items: page.items.map((device) => ({ command: this.summary(device.commandId)!, device })), total: page.total };
+  }
+
   /** Commands still waiting for a device, oldest first (what it will get, in order). */
   pendingFor(endpoint: string): readonly string[] {
     return this.queues.pending(endpoint);

@@ -54,7 +54,7 @@ export interface FirmwareRepositoryOptions {
 export class FirmwareError extends Error {
   constructor(
     message: string,
-    readonly kind: 'invalid' | 'conflict' | 'not-found',
+    readonly kind: 'invalid' | 'conflict' | 'not-found' | 'too-large',
   ) {
     super(message);
     this.name = 'FirmwareError';
@@ -142,7 +142,7 @@ export class FirmwareRepository {
     image.on('data', (chunk: Buffer) => {
       size += chunk.length;
       hash.update(chunk);
-      if (size > maxBytes) image.destroy(new FirmwareError(`image larger than ${maxBytes} bytes`, 'invalid'));
+      if (size > maxBytes) image.destroy(new FirmwareError(`image larger than ${maxBytes} bytes`, 'too-large'));
     });
     try {
       await pipeline(image, createWriteStream(tmp, { mode: 0o600 }));
@@ -243,12 +243,23 @@ export class FirmwareRepository {
     return this.statements.deleteTransfer.run(id).changes > 0;
   }
 
-  transfers(filter: { endpoint?: string; rolloutId?: string }): Transfer[] {
+  /** Transfers oldest first, all of them or (with `offset`/`limit`) a page. */
+  transfers(filter: { endpoint?: string; rolloutId?: string; offset?: number; limit?: number }): Transfer[] {
     this.flushServed();
     const rows = this.db
-      .prepare('SELECT * FROM transfers WHERE (@endpoint IS NULL OR endpoint = @endpoint) AND (@rollout IS NULL OR rollout_id = @rollout) ORDER BY created_at')
-      .all({ endpoint: filter.endpoint ?? null, rollout: filter.rolloutId ?? null }) as TransferRow[];
+      .prepare(
+        'SELECT * FROM transfers WHERE (@endpoint IS NULL OR endpoint = @endpoint) AND (@rollout IS NULL OR rollout_id = @rollout) ORDER BY created_at, id LIMIT @limit OFFSET @offset',
+      )
+      .all({ endpoint: filter.endpoint ?? null, rollout: filter.rolloutId ?? null, limit: filter.limit ?? -1, offset: filter.offset ?? 0 }) as TransferRow[];
     return rows.map(toTransfer);
+  }
+
+  countTransfers(filter: { endpoint?: string; rolloutId?: string }): number {
+    return (
+      this.db
+        .prepare('SELECT COUNT(*) AS n FROM transfers WHERE (@endpoint IS NULL OR endpoint = @endpoint) AND (@rollout IS NULL OR rollout_id = @rollout)')
+        .get({ endpoint: filter.endpoint ?? null, rollout: filter.rolloutId ?? null }) as { n: number }
+    ).n;
   }
 
   /** Bytes served over all transfers of a rollout. */

@@ -2,7 +2,7 @@ import { LwM2mPath, type LwM2mRecord } from '../../protocol/model/index.js';
 
 /** Security Mode 0 (pre-shared key): the identity and secret key are a shared secret pair. */
 const SECURITY_MODE_PSK = 0;
-/** Security Mode 3 (NoSec): LwM2M over plain CoAP, until DTLS lands. */
+/** Security Mode 3 (NoSec): LwM2M over plain CoAP. */
 const SECURITY_MODE_NOSEC = 3;
 export const DM_SERVER_SHORT_ID = 1;
 /** LwM2M 1.2 binding letter for MQTT. */
@@ -15,6 +15,8 @@ export interface ServerAccount {
   secret: string | null;
   lifetimeSeconds: number;
   binding: string;
+  /** A DTLS pre-shared key (LwM2M over coaps://): identity and key as written, instead of `endpoint` and `secret`. */
+  psk?: { identity: string; key: Uint8Array };
 }
 
 /**
@@ -30,13 +32,14 @@ export function serverAccountContent(account: ServerAccount): LwM2mRecord[] {
     type,
     value,
   });
+  const psk = account.psk ?? (account.secret === null ? undefined : { identity: account.endpoint, key: utf8(account.secret) });
   return [
     r('/0/1/0', 'string', account.serverUri),
     r('/0/1/1', 'boolean', false),
-    r('/0/1/2', 'integer', account.secret === null ? SECURITY_MODE_NOSEC : SECURITY_MODE_PSK),
-    r('/0/1/3', 'opaque', account.secret === null ? new Uint8Array(0) : utf8(account.endpoint)),
+    r('/0/1/2', 'integer', psk ? SECURITY_MODE_PSK : SECURITY_MODE_NOSEC),
+    r('/0/1/3', 'opaque', psk ? utf8(psk.identity) : new Uint8Array(0)),
     r('/0/1/4', 'opaque', new Uint8Array(0)),
-    r('/0/1/5', 'opaque', account.secret === null ? new Uint8Array(0) : utf8(account.secret)),
+    r('/0/1/5', 'opaque', psk ? new Uint8Array(psk.key) : new Uint8Array(0)),
     r('/0/1/10', 'integer', DM_SERVER_SHORT_ID),
     r('/1/0/0', 'integer', DM_SERVER_SHORT_ID),
     r('/1/0/1', 'integer', account.lifetimeSeconds),

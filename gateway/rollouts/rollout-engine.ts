@@ -161,9 +161,21 @@ export class RolloutEngine {
     return this.repo.list().map((r) => this.summary(r.id)!);
   }
 
+  /** A page of rollouts, newest first: only the page's rollouts are summed up. */
+  listPage(offset: number, limit: number): { items: RolloutSummary[]; total: number } {
+    const page = this.repo.page(offset, limit);
+    return { items: page.items.map((r) => this.summary(r.id)!), total: page.total };
+  }
+
   devices(id: string): RolloutDevice[] {
     if (!this.repo.get(id)) throw new RolloutError(`no rollout ${id}`, 'not-found');
     return this.repo.devices(id);
+  }
+
+  /** A page of a rollout's devices, in target order. */
+  devicesPage(id: string, offset: number, limit: number): { items: RolloutDevice[]; total: number } {
+    if (!this.repo.get(id)) throw new RolloutError(`no rollout ${id}`, 'not-found');
+    return this.repo.devicesPage(id, offset, limit);
   }
 
   /** One pass over every rollout that still has work. Exposed for tests. */

@@ -110,6 +110,12 @@ export class RolloutRepository {
     return (this.sql('SELECT * FROM rollouts ORDER BY created_at DESC').all() as RolloutRow[]).map(toRollout);
   }
 
+  /** A page of rollouts, newest first, and how many there are. */
+  page(offset: number, limit: number): { items: Rollout[]; total: number } {
+    const rows = this.sql('SELECT * FROM rollouts ORDER BY created_at DESC, id LIMIT ? OFFSET ?').all(limit, offset) as RolloutRow[];
+    return { items: rows.map(toRollout), total: (this.sql('SELECT COUNT(*) AS n FROM rollouts').get() as { n: number }).n };
+  }
+
   active(): Rollout[] {
     return (this.sql("SELECT * FROM rollouts WHERE state IN ('running', 'paused', 'aborted', 'cancelled') AND finished_at IS NULL ORDER BY created_at").all() as RolloutRow[]).map(
       toRollout,
@@ -127,6 +133,13 @@ export class RolloutRepository {
 
   devices(rolloutId: string): RolloutDevice[] {
     return (this.sql('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position').all(rolloutId) as DeviceRow[]).map(toDevice);
+  }
+
+  /** A page of a rollout's devices in target order, and how many it has. */
+  devicesPage(rolloutId: string, offset: number, limit: number): { items: RolloutDevice[]; total: number } {
+    const rows = this.sql('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position LIMIT ? OFFSET ?').all(rolloutId, limit, offset) as DeviceRow[];
+    const total = (this.sql('SELECT COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ?').get(rolloutId) as { n: number }).n;
+    return { items: rows.map(toDevice), total };
   }
 
   device(rolloutId: string, endpoint: string): RolloutDevice | undefined {

@@ -24,6 +24,8 @@ export interface DeviceRecord {
   model: string | null;
   serialNumber: string | null;
   firmwareVersion: string | null;
+  /** The boot id the device reported when its Device object was last read into the columns above (DM over MQTT). */
+  infoBootId: string | null;
   tags: string[];
   groups: string[];
   lastSeen: number | null;
@@ -91,6 +93,7 @@ interface DeviceRow {
   model: string | null;
   serial_number: string | null;
   firmware_version: string | null;
+  info_boot_id: string | null;
   last_seen: number | null;
   registered_at: number | null;
   created_at: number;
@@ -218,6 +221,11 @@ export class DeviceRepository {
        firmware_version = COALESCE(?, firmware_version), updated_at = ?`,
       [info.manufacturer ?? null, info.model ?? null, info.serialNumber ?? null, info.firmwareVersion ?? null, at],
     );
+  }
+
+  /** The Device object was read during the device's boot `bootId`: the identity columns hold for that boot. */
+  markInfoRead(endpoint: string, bootId: string): void {
+    this.update(endpoint, 'info_boot_id = ?', [bootId]);
   }
 
   setTags(endpoint: string, tags: readonly string[], at: number): void {
@@ -362,6 +370,7 @@ function toRecord(row: DeviceRow, tags: string[], groups: string[]): DeviceRecor
     model: row.model,
     serialNumber: row.serial_number,
     firmwareVersion: row.firmware_version,
+    infoBootId: row.info_boot_id,
     tags,
     groups,
     lastSeen: row.last_seen,

@@ -261,6 +261,67 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX accounting_operations_hour ON accounting_operations (hour);
     `,
   },
+  {
+    version: 8,
+    name: 'operator accounts, API tokens and the append-only audit log',
+    sql: `
+      CREATE TABLE operators (
+        username      TEXT PRIMARY KEY,
+        role          TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        password_hash TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+
+      CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        username     TEXT NOT NULL REFERENCES operators (username) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('session', 'api')),
+        token_hash   TEXT NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        last_used_at INTEGER
+      );
+      CREATE INDEX api_tokens_username ON api_tokens (username);
+
+      CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        actor   TEXT,
+        role    TEXT,
+        action  TEXT NOT NULL,
+        method  TEXT NOT NULL,
+        path    TEXT NOT NULL,
+        target  TEXT,
+        status  INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+        source  TEXT,
+        details TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+      CREATE INDEX audit_log_actor ON audit_log (actor, id);
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
+  {
+    version: 9,
+    name: 'the device boot the registry read the Device object in',
+    sql: `ALTER TABLE devices ADD COLUMN info_boot_id TEXT;`,
+  },
+  {
+    version: 10,
+    name: 'per-device DTLS pre-shared keys, encrypted at rest',
+    sql: `
+      CREATE TABLE device_psk (
+        endpoint   TEXT PRIMARY KEY REFERENCES devices (endpoint) ON DELETE CASCADE,
+        identity   TEXT NOT NULL UNIQUE,
+        key_sealed BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies the pending migrations; returns the versions applied. Refuses a database from a newer release. */

@@ -21,10 +21,12 @@ import type {
   BootstrapRequest,
   BootstrapResponse,
   DeregisterMessage,
+  HeldObservation,
   NotifyMessage,
   RegisterMessage,
   RequestMessage,
   ResponseMessage,
+  SessionState,
   StatusMessage,
   UpdateMessage,
 } from './messages.js';
@@ -303,6 +305,7 @@ export function encodeRegisterMessage(m: RegisterMessage): Uint8Array {
     binding: m.binding,
     queueMode: m.queueMode,
     objectLinks: m.objectLinks.map(linkToWire),
+    ...(m.session ? { session: sessionToWire(m.session) } : {}),
   });
 }
 
@@ -311,8 +314,29 @@ export function decodeRegisterMessage(payload: Uint8Array, limits?: CodecLimits)
     if (!/^1\.\d$/.test(m.lwm2mVersion)) ctx.fail(`unsupported LwM2M version "${m.lwm2mVersion}"`);
     if (!m.lifetime) ctx.fail('lifetime must be at least 1 second');
     if (!/^[UMSNT]+$/.test(m.binding)) ctx.fail(`binding "${m.binding}" is not a set of LwM2M binding letters`);
-    return { lwm2mVersion: m.lwm2mVersion, lifetime: m.lifetime, binding: m.binding, queueMode: m.queueMode, objectLinks: ctx.links(m.objectLinks) };
+    const message: RegisterMessage = { lwm2mVersion: m.lwm2mVersion, lifetime: m.lifetime, binding: m.binding, queueMode: m.queueMode, objectLinks: ctx.links(m.objectLinks) };
+    if (m.session) message.session = sessionFromWire(m.session, ctx);
+    return message;
   });
+}
+
+function sessionToWire(s: SessionState): Record<string, unknown> {
+  return {
+    bootId: s.bootId,
+    observations: s.observations.map((o) => ({ id: o.id, path: o.path.toString(), attributes: { ...o.attributes } })),
+  };
+}
+
+function sessionFromWire(s: any, ctx: Ctx): SessionState {
+  const bootId = ctx.requireId(s.bootId, 'session.boot_id');
+  // One per path at most: as many as links is more than any device holds.
+  if (s.observations.length > ctx.limits.maxLinks) ctx.fail(`${s.observations.length} held observations exceed the limit of ${ctx.limits.maxLinks}`);
+  const observations = s.observations.map((o: any): HeldObservation => ({
+    id: ctx.requireId(o.id, 'session.observations.id'),
+    path: LwM2mPath.parse(o.path),
+    attributes: attributesFromWire(o.attributes),
+  }));
+  return { bootId, observations };
 }
 
 export function encodeUpdateMessage(m: UpdateMessage): Uint8Array {

@@ -1,4 +1,4 @@
-import type { Link, LwM2mPath, LwM2mRecord, Operation, OperationResult, ResultCode } from '../model/index.js';
+import type { Link, LwM2mPath, LwM2mRecord, NotificationAttributes, Operation, OperationResult, ResultCode } from '../model/index.js';
 
 /** Device → gateway on `bs/req`, with the factory identity. */
 export interface BootstrapRequest {
@@ -25,6 +25,23 @@ export interface RegisterMessage {
   binding: string;
   queueMode: boolean;
   objectLinks: Link[];
+  /** What the device still holds for this server; absent: it does not say (assume nothing). */
+  session?: SessionState;
+}
+
+/** The device's side of its relation to the server when it registers (edgedm.proto `SessionState`). */
+export interface SessionState {
+  /** New at every start of the agent: what was read of the device under another boot id may be stale. */
+  bootId: string;
+  /** Observations kept from an earlier connection of this boot, with the attributes in force at each path. */
+  observations: HeldObservation[];
+}
+
+export interface HeldObservation {
+  /** The id of the observe request that established it (its notifications carry it). */
+  id: string;
+  path: LwM2mPath;
+  attributes: NotificationAttributes;
 }
 
 export interface UpdateMessage {

@@ -293,6 +293,40 @@ export const DESCRIPTOR = {
                   "type": "Link",
                   "id": 5,
                   "protoName": "object_links"
+                },
+                "session": {
+                  "type": "SessionState",
+                  "id": 6
+                }
+              }
+            },
+            "SessionState": {
+              "fields": {
+                "bootId": {
+                  "type": "string",
+                  "id": 1,
+                  "protoName": "boot_id"
+                },
+                "observations": {
+                  "rule": "repeated",
+                  "type": "HeldObservation",
+                  "id": 2
+                }
+              }
+            },
+            "HeldObservation": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "path": {
+                  "type": "string",
+                  "id": 2
+                },
+                "attributes": {
+                  "type": "NotificationAttributes",
+                  "id": 3
                 }
               }
             },

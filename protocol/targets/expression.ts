@@ -1,7 +1,7 @@
 import { DEVICE_STATUSES, TRANSPORTS } from '../states.js';
 
 /** The keys a target term can filter on. Grammar and semantics: docs/targets.md. */
-export const TARGET_KEYS = ['id', 'tag', 'group', 'transport', 'status', 'fw', 'model'] as const;
+export const TARGET_KEYS = ['id', 'tag', 'group', 'transport', 'status', 'fw', 'model', 'serial'] as const;
 export type TargetKey = (typeof TARGET_KEYS)[number];
 
 /** Keys whose values come from a closed vocabulary; any other value is a syntax error. */
@@ -38,6 +38,8 @@ export interface TargetableDevice {
   status: string;
   firmwareVersion: string | null;
   model: string | null;
+  /** Object 3's Serial Number (/3/0/2), once the device has reported it. */
+  serialNumber: string | null;
 }
 
 export function isTargetKey(s: string): s is TargetKey {

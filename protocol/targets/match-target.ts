@@ -12,6 +12,7 @@ const FIELDS: Readonly<Record<TargetKey, (d: TargetableDevice) => readonly strin
   status: (d) => [d.status],
   fw: (d) => (d.firmwareVersion === null ? [] : [d.firmwareVersion]),
   model: (d) => (d.model === null ? [] : [d.model]),
+  serial: (d) => (d.serialNumber === null ? [] : [d.serialNumber]),
 };
 
 /**

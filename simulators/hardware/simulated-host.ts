@@ -11,7 +11,9 @@ import {
   type PowerState,
 } from '../../agent/host/host-adapter.js';
 import { FileSlots } from '../../agent/host/file-slots.js';
+import { Drift, type DriftOptions, type DriftReading } from './drift.js';
 import { SimulatedRadio } from './radio.js';
+import { prng } from './random.js';
 
 export interface SimulatedHostOptions {
   serialNumber: string;
@@ -23,8 +25,14 @@ export interface SimulatedHostOptions {
   seed?: number;
   /** How long a reboot keeps the device away. */
   bootDelayMs?: number;
-  /** Battery drain in percent per hour; 0 for mains-powered devices. */
+  /** Battery drain in percent per hour; 0 for mains-powered devices. Without `drift` only. */
   drainPerHour?: number;
+  /**
+   * Readings that wander (simulators/hardware/drift.ts): battery discharging and recharged,
+   * memory with leaks, signal and link quality as random walks, all from `seed`. Absent: the
+   * battery drains linearly by `drainPerHour` and the other figures stay as they are set.
+   */
+  drift?: DriftOptions;
   now?: () => Date;
   /** Simulated A/B flash, persisted in this directory; without it the device cannot update firmware. */
   flashDir?: string;
@@ -46,17 +54,8 @@ export interface SimulatedHostOptions {
 /** Progress of a write into the inactive flash slot. */
 export type FlashWriteListener = (written: number, total: number) => void;
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same device. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same seed gives the same device.
+export { prng };
 
 /**
  * Simulated hardware for the real agent: a battery-powered NB-IoT device whose battery drains
@@ -80,6 +79,7 @@ export class SimulatedHost implements HostAdapter {
   private memoryFreeKiB: number;
   private readonly address: string;
   private readonly errors = new Set<number>();
+  private readonly drift: Drift | undefined;
   private linkUp = true;
   /** Counts reboots, so tests can tell a reboot happened. */
   reboots = 0;
@@ -88,7 +88,8 @@ export class SimulatedHost implements HostAdapter {
   powerCuts = 0;
 
   constructor(private readonly opts: SimulatedHostOptions) {
-    const random = prng(opts.seed ?? hash(opts.serialNumber));
+    const seed = opts.seed ?? hash(opts.serialNumber);
+    const random = prng(seed);
     this.firmwareVersion = opts.firmwareVersion ?? '1.0.0';
     this.radio = new SimulatedRadio({
       ...(opts.downloadBytesPerSecond !== undefined ? { downloadBytesPerSecond: opts.downloadBytesPerSecond } : {}),
@@ -101,6 +102,10 @@ export class SimulatedHost implements HostAdapter {
     this.memoryTotalKiB = [256, 512, 1024][Math.floor(random() * 3)]!;
     this.memoryFreeKiB = Math.floor(this.memoryTotalKiB * (0.3 + random() * 0.5));
     this.address = `10.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${1 + Math.floor(random() * 253)}`;
+    if (opts.drift) {
+      const start = { batteryPercent: this.battery, memoryTotalKiB: this.memoryTotalKiB, memoryFreeKiB: this.memoryFreeKiB, signalDbm: this.signal };
+      this.drift = new Drift(seed, start, opts.drift, this.clock());
+    }
   }
 
   identity(): DeviceIdentity {
@@ -116,24 +121,37 @@ export class SimulatedHost implements HostAdapter {
   }
 
   memory(): MemoryState {
-    return { totalKiB: this.memoryTotalKiB, freeKiB: this.memoryFreeKiB };
+    return { totalKiB: this.memoryTotalKiB, freeKiB: this.memoryFree() };
   }
 
   power(): PowerState {
     const level = this.batteryLevel();
+    const battery = { kind: PowerSourceKind.INTERNAL_BATTERY, voltageMv: Math.round(3000 + level * 12), currentMa: 12 };
+    const drift = this.reading();
+    if (!drift) return { sources: [battery], batteryLevel: level, batteryStatus: level < 15 ? BatteryStatus.LOW : BatteryStatus.NORMAL };
+    const status = drift.charging
+      ? BatteryStatus.CHARGING
+      : drift.onMains && level >= 100
+        ? BatteryStatus.CHARGE_COMPLETE
+        : level < 15
+          ? BatteryStatus.LOW
+          : BatteryStatus.NORMAL;
+    const mains = { kind: PowerSourceKind.AC_MAINS, voltageMv: drift.onMains ? 230_000 : 0, currentMa: drift.onMains ? 20 : 0 };
     return {
-      sources: [{ kind: PowerSourceKind.INTERNAL_BATTERY, voltageMv: Math.round(3000 + level * 12), currentMa: 12 }],
+      sources: this.drift!.mainsPowered ? [mains, { ...battery, currentMa: drift.charging ? -150 : drift.onMains ? 0 : 12 }] : [{ ...battery, currentMa: drift.charging ? -150 : 12 }],
       batteryLevel: level,
-      batteryStatus: level < 15 ? BatteryStatus.LOW : BatteryStatus.NORMAL,
+      batteryStatus: status,
     };
   }
 
   network(): NetworkState {
+    const drift = this.reading();
+    const signal = drift?.signalDbm ?? this.signal;
     return {
       bearer: NetworkBearer.NB_IOT,
       availableBearers: [NetworkBearer.NB_IOT, NetworkBearer.LTE_FDD],
-      signalStrength: this.signal,
-      linkQuality: Math.max(0, Math.min(100, Math.round((this.signal + 120) * 2))),
+      signalStrength: signal,
+      linkQuality: drift?.linkQuality ?? Math.max(0, Math.min(100, Math.round((signal + 120) * 2))),
       ipAddresses: this.linkUp && this.radio.linkUp ? [this.address] : [],
       routerAddresses: this.linkUp && this.radio.linkUp ? ['10.0.0.1'] : [],
       cellId: hash(this.opts.serialNumber) % 268435456,
@@ -142,9 +160,12 @@ export class SimulatedHost implements HostAdapter {
 
   errorCodes(): number[] {
     const codes = new Set(this.errors);
+    const drift = this.reading();
     if (this.batteryLevel() < 15) codes.add(DeviceErrorCode.LOW_BATTERY);
-    if (this.signal < -115) codes.add(DeviceErrorCode.LOW_SIGNAL);
-    if (this.memoryFreeKiB < this.memoryTotalKiB * 0.02) codes.add(DeviceErrorCode.OUT_OF_MEMORY);
+    if ((drift?.signalDbm ?? this.signal) < -115) codes.add(DeviceErrorCode.LOW_SIGNAL);
+    if (this.memoryFree() < this.memoryTotalKiB * 0.02) codes.add(DeviceErrorCode.OUT_OF_MEMORY);
+    // A mains device in an outage runs on its battery.
+    if (drift && this.drift?.mainsPowered && !drift.onMains) codes.add(DeviceErrorCode.EXTERNAL_POWER_OFF);
     return [...codes].sort((a, b) => a - b);
   }
 
@@ -210,17 +231,21 @@ export class SimulatedHost implements HostAdapter {
 
   // ---- fault injection and scenario control ----------------------------------------------
 
+  /** With drift on, the level drifts on from here. */
   setBatteryLevel(percent: number): void {
     this.battery = Math.max(0, Math.min(100, percent));
     this.batteryAt = this.clock();
+    this.drift?.setBattery(percent, this.batteryAt);
   }
 
   setSignalStrength(dbm: number): void {
     this.signal = dbm;
+    this.drift?.setSignal(dbm, this.clock());
   }
 
   setMemoryFree(kib: number): void {
     this.memoryFreeKiB = Math.max(0, Math.min(this.memoryTotalKiB, kib));
+    this.drift?.setMemoryFree(kib, this.clock());
   }
 
   setFirmwareVersion(version: string): void {
@@ -253,8 +278,19 @@ export class SimulatedHost implements HostAdapter {
   }
 
   private batteryLevel(): number {
+    const drift = this.reading();
+    if (drift) return Math.round(drift.batteryPercent);
     const hours = (this.clock() - this.batteryAt) / 3_600_000;
     return Math.max(0, Math.round(this.battery - hours * (this.opts.drainPerHour ?? 0.5)));
+  }
+
+  private memoryFree(): number {
+    return this.reading()?.memoryFreeKiB ?? this.memoryFreeKiB;
+  }
+
+  /** The drifting readings now, when drift is on. */
+  private reading(): DriftReading | undefined {
+    return this.drift?.at(this.clock());
   }
 
   private clock(): number {

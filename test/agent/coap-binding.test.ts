@@ -113,7 +113,7 @@ async function startCoapAgent(rdUri: string, options: Partial<CoapBindingOptions
     log: testLog,
   });
   const events: string[] = [];
-  const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n), log: testLog });
+  const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n) ?? false, log: testLog });
   binding = new CoapBinding({
     endpoint: 'coap-1',
     objects,

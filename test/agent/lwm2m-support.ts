@@ -175,7 +175,7 @@ export async function startAgent(o: TestAgentOptions): Promise<TestAgent> {
   }
   o.prepare?.(objects);
   const events: string[] = [];
-  const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n), log: testLog });
+  const observations = new ObservationManager({ tree: objects.tree, notify: (n) => binding?.notify(n) ?? false, log: testLog });
   binding = new Lwm2mBinding({
     endpoint: 'dev-1',
     objects,

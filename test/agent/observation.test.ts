@@ -17,8 +17,15 @@ async function setup(sampleFloorMs?: number) {
   const objects = agentObjects(dir.path, recordingActions().actions, host);
   await applyBootstrapWrite(objects, serverAccountContent({ serverUri: 'mqtt://127.0.0.1:1', endpoint: 'dev-1', secret: 's', lifetimeSeconds: 60, binding: 'M' }));
   const sent: Notification[] = [];
-  const observations = new ObservationManager({ tree: objects.tree, notify: (n) => sent.push(n), log: testLog, ...(sampleFloorMs !== undefined ? { sampleFloorMs } : {}) });
-  return { dir, objects, observations, sent, host };
+  /** Off: the binding has no connection, notifications cannot go out. */
+  const link = { up: true };
+  const observations = new ObservationManager({
+    tree: objects.tree,
+    notify: (n) => link.up && sent.push(n) > 0,
+    log: testLog,
+    ...(sampleFloorMs !== undefined ? { sampleFloorMs } : {}),
+  });
+  return { dir, objects, observations, sent, host, link };
 }
 
 describe('observations', () => {
@@ -84,5 +91,35 @@ describe('observations', () => {
     assert.equal(sent[0]!.content[0]!.value, 55);
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(sent.length, 1, 'the same value is not notified again');
+  });
+
+  test('what changed while notifications could not go out is sent on resume, once; held() reports each observation with its attributes', async () => {
+    const { dir, objects, observations, sent, host, link } = await setup(50);
+    cleanups.push(() => (observations.close(), dir.remove()));
+    host.setBatteryLevel(70);
+    await objects.tree.handle({ kind: 'write-attributes', path: p('/3/0/9'), attributes: { pmin: 0.1, pmax: 600 } });
+    await observations.observe('monitoring-battery', p('/3/0/9'));
+    await observations.observe('operator-tz', p('/3/0/15')).catch(() => undefined);
+    assert.deepEqual(
+      observations.held().map((o) => [o.id, o.path.toString(), o.attributes]),
+      [['monitoring-battery', '/3/0/9', { pmin: 0.1, pmax: 600 }]],
+      'only observations in force (the absent /3/0/15 made none)',
+    );
+
+    link.up = false;
+    host.setBatteryLevel(60);
+    await new Promise((r) => setTimeout(r, 400));
+    host.setBatteryLevel(50);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(sent.length, 0, 'nothing could go out');
+
+    link.up = true;
+    observations.resume();
+    assert.equal(sent.length, 1, 'the latest value at once');
+    assert.equal(sent[0]!.content[0]!.value, 50);
+    assert.equal(sent[0]!.sequence, 1, 'undelivered attempts take no sequence number');
+    observations.resume();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(sent.length, 1, 'an unchanged value is not sent again');
   });
 });

@@ -9,7 +9,7 @@ import type { Gateway } from '../../gateway/gateway.js';
 import { LwM2mPath, ResultCode } from '../../protocol/model/index.js';
 import { decodeBootstrapResponse, decodeRequestMessage, encodeBootstrapRequest, encodeRegisterMessage, encodeResponseMessage } from '../../protocol/mqtt/codec.js';
 import { topicFor } from '../../protocol/mqtt/topics.js';
-import { api, startGateway, tempDir } from '../support/harness.js';
+import { api, apiHeaders, startGateway, tempDir } from '../support/harness.js';
 import { runCli } from '../support/cli.js';
 import { waitFor } from '../support/wait.js';
 
@@ -121,7 +121,7 @@ describe('accounting ledger', () => {
   test('CSV export: same figures, a header, one line per device, hour and transport', async () => {
     const json = (await api<{ items: LedgerRowView[] }>(gateway, 'GET', `/api/v1/accounting?endpoint=${ENDPOINT}&from=1h`)).body.items;
     for (const request of [`${gateway.apiUrl}/api/v1/accounting?endpoint=${ENDPOINT}&from=1h&format=csv`, `${gateway.apiUrl}/api/v1/accounting?endpoint=${ENDPOINT}&from=1h`]) {
-      const res = await fetch(request, { headers: { accept: 'text/csv' } });
+      const res = await fetch(request, { headers: { ...apiHeaders(gateway), accept: 'text/csv' } });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/csv/);
       const rows = parseCsv(await res.text(), { columns: true }) as Record<string, string>[];

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { TRANSPORTS } from '../../protocol/states.js';
 import { runCli } from '../support/cli.js';
@@ -30,18 +31,22 @@ interface RolloutStatus {
 describe('edgedm demo: a mixed fleet managed through the CLI', () => {
   const dir = tempDir();
   const count = 6;
+  const configDir = `${dir.path}/config`;
   let demo: CliProcess;
   let cli: (...args: string[]) => ReturnType<typeof runCli>;
+  let apiUrl: string;
 
   before(async () => {
     const [mqttPort, apiPort, coapPort] = [await freePort(), await freePort(), await freePort()];
     demo = CliProcess.start(
       'edgedm demo',
       ['demo', '--data', `${dir.path}/demo`, '--mqtt-port', `${mqttPort}`, '--api-port', `${apiPort}`, '--coap-port', `${coapPort}`, '--count', `${count}`],
-      { EDGEDM_ROLLOUT_POLL_MS: '200' },
+      // The demo logs the user's CLI in: here, into a config directory of this test's own.
+      { EDGEDM_ROLLOUT_POLL_MS: '200', EDGEDM_CONFIG_DIR: configDir },
     );
     await demo.waitForOutput(new RegExp(`demo: gateway with ${count}/${count} simulated devices online`), 90_000);
-    cli = (...args) => runCli(['--api', `http://127.0.0.1:${apiPort}`, ...args]);
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    cli = (...args) => runCli(['--api', apiUrl, ...args], { EDGEDM_CONFIG_DIR: configDir });
   });
 
   after(async () => {
@@ -54,6 +59,19 @@ describe('edgedm demo: a mixed fleet managed through the CLI', () => {
     assert.equal(r.status, 0, r.stderr);
     return (JSON.parse(r.stdout) as { items: DeviceRow[] }).items;
   }
+
+  test('the demo prints the portal and its admin login, and logs the CLI in (token file 0600)', async () => {
+    assert.match(demo.log, /web portal\s+http:\/\/127\.0\.0\.1:\d+\/\s+log in as admin \/ \S{10,}/);
+    assert.equal(statSync(`${configDir}/credentials.json`).mode & 0o777, 0o600);
+    const me = await cli('whoami', '--json');
+    assert.equal(me.status, 0, me.stderr);
+    const who = JSON.parse(me.stdout) as { username: string; role: string };
+    assert.deepEqual([who.username, who.role], ['admin', 'admin']);
+    // The printed password is the admin's: it logs in.
+    const password = /log in as admin \/ (\S+)/.exec(demo.log)![1]!;
+    const login = await fetch(`${apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+    assert.equal(login.status, 200);
+  });
 
   test('every transport is in the fleet, and every device is online with its identity synced', async () => {
     assert.match(demo.log, /fleet\s+2 mqtt, 2 coap, 2 lwm2m/);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Gateway } from '../../gateway/gateway.js';
 import { faultsFor, parseFaultProfile } from '../../simulators/faults.js';
-import { api, startGateway, tempDir, testIdentities } from '../support/harness.js';
+import { api, apiHeaders, startGateway, tempDir, testIdentities } from '../support/harness.js';
 import { addFirmware, finished, IMAGE, startFirmwareFleet as startFleet, versions, type RolloutDeviceView, type RolloutView, type TransferView } from '../support/rollouts.js';
 
 describe('staged firmware rollouts against simulated devices', () => {
@@ -21,7 +21,7 @@ describe('staged firmware rollouts against simulated devices', () => {
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const done = await finished(gateway, created.body.id, 180_000);
       assert.equal(done.state, 'completed', done.reason ?? '');
-      const devices = (await api<{ items: RolloutDeviceView[] }>(gateway, 'GET', `/api/v1/rollouts/${done.id}/devices`)).body.items;
+      const devices = (await api<{ items: RolloutDeviceView[] }>(gateway, 'GET', `/api/v1/rollouts/${done.id}/devices?limit=${FLEET}`)).body.items;
       const profile = parseFaultProfile('health-fail=10%');
       const failing = new Set(identities.filter((_, i) => faultsFor(profile, i).healthFail).map((i) => i.endpoint));
       assert.equal(failing.size, FLEET / 10);
@@ -39,7 +39,7 @@ describe('staged firmware rollouts against simulated devices', () => {
       assert.equal(done.counts.succeeded, FLEET - failing.size);
       assert.equal(done.counts.failed, failing.size);
       // Byte counters: every device fetched the image once, nothing more.
-      const transfers = (await api<{ items: TransferView[] }>(gateway, 'GET', `/api/v1/transfers?rollout=${done.id}`)).body.items;
+      const transfers = (await api<{ items: TransferView[] }>(gateway, 'GET', `/api/v1/transfers?rollout=${done.id}&limit=${FLEET}`)).body.items;
       assert.equal(transfers.length, FLEET);
       for (const t of transfers) assert.equal(t.bytesServed, IMAGE.length, t.endpoint);
       assert.equal(done.bytesServed, FLEET * IMAGE.length);
@@ -100,7 +100,7 @@ describe('firmware repository over HTTP', () => {
 
   test('uploads are validated: missing model, bad version, duplicates, wrong content type', async () => {
     const post = (query: string, type = 'application/octet-stream') =>
-      fetch(`${gateway.apiUrl}/api/v1/firmware?${query}`, { method: 'POST', headers: { 'content-type': type }, body: IMAGE });
+      fetch(`${gateway.apiUrl}/api/v1/firmware?${query}`, { method: 'POST', headers: { ...apiHeaders(gateway), 'content-type': type }, body: IMAGE });
     assert.equal((await post('name=x&version=1.0.0')).status, 400);
     assert.equal((await post('name=x&version=bad%20version&model=M')).status, 400);
     assert.equal((await post('name=x&version=1.0.0&model=M')).status, 201);

@@ -1,3 +1,4 @@
+import { DEFAULT_GATEWAY_CONFIG } from '../../gateway/config.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -28,7 +29,7 @@ describe('fleet commands across a gateway restart', () => {
   });
 
   const start = async (dataDir: string, mqttPort = 0) => {
-    const gateway = await startGateway(dataDir, { mqtt: { host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144, maxConnectsPerSecond: 500 }, devices: { requestTimeoutMs: 3000, lifetimeSeconds: 300 } });
+    const gateway = await startGateway(dataDir, { mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144, maxConnectsPerSecond: 500 }, devices: { requestTimeoutMs: 3000, lifetimeSeconds: 300 } });
     gateways.push(gateway);
     return gateway;
   };

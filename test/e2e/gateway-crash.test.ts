@@ -6,7 +6,7 @@ import { FirmwareState } from '../../protocol/firmware/index.js';
 import { formatFactoryCsv } from '../../gateway/fleet/factory-import.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
 import { CliProcess } from '../support/cli-process.js';
-import { tempDir, testIdentities, testLog } from '../support/harness.js';
+import { TEST_ADMIN, tempDir, testIdentities, testLog } from '../support/harness.js';
 import { freePort, freeUdpPort } from '../support/ports.js';
 import { ThrottlingHttpProxy } from '../support/proxies.js';
 import { waitFor } from '../support/wait.js';
@@ -67,15 +67,19 @@ describe('gateway killed with SIGKILL mid-rollout', () => {
         EDGEDM_ROLLOUT_POLL_MS: '200',
         EDGEDM_FIRMWARE_BASE_URL: proxy!.url,
         EDGEDM_REQUEST_TIMEOUT_MS: '5000',
+        EDGEDM_ADMIN_PASSWORD: TEST_ADMIN.password,
       });
       gateway = child;
       await child.waitForOutput(/"msg":"gateway started"/, 60_000);
       return child;
     };
+    let token: string | undefined;
     const call = async <T>(method: string, path: string, body?: unknown, type = 'application/json'): Promise<{ status: number; body: T }> => {
-      const init: RequestInit = { method };
+      // Logged in once, as an operator would be; the token survives the gateway's restart.
+      token ??= await login(apiUrl);
+      const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
       if (body !== undefined) {
-        init.headers = { 'content-type': type };
+        init.headers = { authorization: `Bearer ${token}`, 'content-type': type };
         init.body = Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
       }
       const res = await fetch(`${apiUrl}${path}`, init);
@@ -221,3 +225,9 @@ describe('gateway killed with SIGKILL mid-rollout', () => {
     }
   });
 });
+
+async function login(apiUrl: string): Promise<string> {
+  const res = await fetch(`${apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(TEST_ADMIN) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return ((await res.json()) as { token: string }).token;
+}

@@ -1,4 +1,5 @@
 // test: run alone (a thousand agents reconnecting at once to a restarted gateway, in one process)
+import { DEFAULT_GATEWAY_CONFIG } from '../../gateway/config.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -34,7 +35,7 @@ describe('thundering herd after a gateway restart', () => {
   test('every device is back online; the gateway refused the excess with CONNACK 3 and survived', { timeout: 300_000 }, async (t) => {
     const dataDir = join(dir.path, 'gw');
     const limited = (port: number) => ({
-      mqtt: { host: '127.0.0.1', port, maxMessageBytes: 262144, maxConnectsPerSecond: MAX_CONNECTS_PER_SECOND },
+      mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port, maxMessageBytes: 262144, maxConnectsPerSecond: MAX_CONNECTS_PER_SECOND },
       devices: { requestTimeoutMs: 20_000, lifetimeSeconds: 300 },
     });
     gateway = await startGateway(dataDir, limited(0));

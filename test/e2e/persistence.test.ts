@@ -1,3 +1,4 @@
+import { DEFAULT_GATEWAY_CONFIG } from '../../gateway/config.js';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { startFleet, startGateway, tempDir, testIdentities } from '../support/harness.js';
@@ -22,7 +23,7 @@ describe('persistence: the registry survives a gateway restart', () => {
       const mqttPort = gateway.mqttPort;
       await gateway.close();
 
-      gateway = await startGateway(dataDir, { mqtt: { host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144, maxConnectsPerSecond: 500 } });
+      gateway = await startGateway(dataDir, { mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port: mqttPort, maxMessageBytes: 262144, maxConnectsPerSecond: 500 } });
       const after = gateway.repository.list();
       assert.equal(after.length, before.length);
       for (const [i, device] of after.entries()) {

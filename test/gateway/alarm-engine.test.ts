@@ -117,6 +117,26 @@ describe('alarm engine', () => {
     }
   });
 
+  test('an operator clears an open alarm by hand; a condition that still holds raises a new one', () => {
+    const e = engine();
+    try {
+      events.publish(battery('a4', 15));
+      const [alarm] = e.list({ endpoint: 'a4', state: 'active', offset: 0, limit: 10 }).items;
+      const cleared = e.clearByOperator(alarm!.id, 'carol');
+      assert.equal(cleared.state, 'cleared');
+      assert.equal(cleared.clearReason, 'cleared by carol');
+      assert.equal(published.at(-1)?.type, 'alarm.cleared');
+      assert.throws(() => e.clearByOperator(alarm!.id, 'carol'), /cleared already/);
+      assert.throws(() => e.clearByOperator(999_999, 'carol'), /no alarm 999999/);
+      events.publish(battery('a4', 14));
+      const [again] = e.list({ endpoint: 'a4', state: 'active', offset: 0, limit: 10 }).items;
+      assert.ok(again && again.id !== alarm!.id, 'raised anew');
+      e.clearByOperator(again.id, 'carol');
+    } finally {
+      engines.pop()!.close();
+    }
+  });
+
   test('rules: created, changed, validated; deleting one clears its alarms', () => {
     const e = engine();
     try {

@@ -81,6 +81,10 @@ describe('per-device command queue', () => {
       assert.equal(row.attempts, 0);
     }
     assert.deepEqual(s.gateway.fleetCommands.pendingFor(ep), [first.id, second.id, third.id]);
+    // The device's side of it (its page in the portal), newest first: its queue, then its history.
+    const ofDevice = async () =>
+      (await api<{ items: { id: string; device: { state: string } }[]; total: number }>(s.gateway, 'GET', `/api/v1/devices/${ep}/fleet-commands`)).body;
+    assert.deepEqual((await ofDevice()).items.map((c) => [c.id, c.device.state]), [[third.id, 'queued'], [second.id, 'queued'], [first.id, 'queued']]);
 
     await s.start(s.identities);
     for (const c of [first, second, third]) assert.equal((await whenFinished(s.gateway, c.id)).counts.succeeded, 1);
@@ -91,6 +95,9 @@ describe('per-device command queue', () => {
     assert.deepEqual(rows[2]!.result!.steps[0]!.content!.map((c) => c.value), [500], 'the read sees the second write');
     assert.ok(rows.every((r) => r.attempts === 1));
     assert.deepEqual(s.gateway.fleetCommands.pendingFor(ep), []);
+    const history = await ofDevice();
+    assert.equal(history.total, 3);
+    assert.deepEqual(history.items.map((c) => [c.id, c.device.state]), [[third.id, 'succeeded'], [second.id, 'succeeded'], [first.id, 'succeeded']]);
   });
 
   test('a command whose TTL runs out while the device is away ends expired with a reason, and is not carried out when the device returns', async () => {

@@ -1,3 +1,4 @@
+import { DEFAULT_GATEWAY_CONFIG } from '../../gateway/config.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -46,7 +47,7 @@ describe('MQTT connection rate limit', () => {
     });
 
     test('over-rate CONNECTs get CONNACK 3 (Server unavailable); agents back off with jitter and all end connected', { timeout: 120_000 }, async () => {
-      gateway = await startGateway(join(dir.path, 'gw'), { mqtt: { host: '127.0.0.1', port: 0, maxMessageBytes: 262144, maxConnectsPerSecond: 5 } });
+      gateway = await startGateway(join(dir.path, 'gw'), { mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port: 0, maxMessageBytes: 262144, maxConnectsPerSecond: 5 } });
       const gw = gateway;
       // A burst of raw CONNECTs: the bucket lets 5 through (to the credential check, which
       // refuses these with 4 or 5) and answers the rest with 3 before looking at credentials.

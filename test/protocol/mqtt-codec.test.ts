@@ -70,6 +70,32 @@ roundTrip(
   encodeRegisterMessage,
   decodeRegisterMessage,
 );
+roundTrip(
+  'RegisterMessage (with the session the device kept)',
+  {
+    lwm2mVersion: '1.1',
+    lifetime: 300,
+    binding: 'M',
+    queueMode: false,
+    objectLinks: [{ target: '/3/0', attributes: {} }],
+    session: {
+      bootId: '5d0e6f1a-boot',
+      observations: [
+        { id: 'monitoring-1', path: p('/3/0/9'), attributes: { pmin: 30, pmax: 600 } },
+        { id: 'monitoring-2', path: p('/20/0/4014'), attributes: { pmin: 0 } },
+        { id: 'operator-7', path: p('/4/0'), attributes: { pmax: 60, gt: -90.5, lt: -110, st: 2 } },
+      ],
+    },
+  },
+  encodeRegisterMessage,
+  decodeRegisterMessage,
+);
+roundTrip(
+  'RegisterMessage (a session holding nothing)',
+  { lwm2mVersion: '1.1', lifetime: 300, binding: 'M', queueMode: false, objectLinks: [], session: { bootId: 'b', observations: [] } },
+  encodeRegisterMessage,
+  decodeRegisterMessage,
+);
 roundTrip('UpdateMessage (lifetime only)', { lifetime: 120 }, encodeUpdateMessage, decodeUpdateMessage);
 roundTrip('UpdateMessage (empty object list)', { objectLinks: [] }, encodeUpdateMessage, decodeUpdateMessage);
 roundTrip('UpdateMessage (nothing)', {}, encodeUpdateMessage, decodeUpdateMessage);
@@ -202,6 +228,11 @@ describe('DM-over-MQTT codec: rejects malformed input with a reason', () => {
     rejects(() => decodeRegisterMessage(raw('RegisterMessage', { lwm2mVersion: '9.9', lifetime: 1, binding: 'M' })), /unsupported LwM2M version/);
     rejects(() => decodeRegisterMessage(raw('RegisterMessage', { lwm2mVersion: '1.1', lifetime: 0, binding: 'M' })), /lifetime/);
     rejects(() => decodeRegisterMessage(raw('RegisterMessage', { lwm2mVersion: '1.1', lifetime: 5, binding: 'X' })), /binding/);
+    rejects(() => decodeRegisterMessage(raw('RegisterMessage', { lwm2mVersion: '1.1', lifetime: 5, binding: 'M', session: { bootId: '' } })), /boot_id is missing/);
+    rejects(
+      () => decodeRegisterMessage(raw('RegisterMessage', { lwm2mVersion: '1.1', lifetime: 5, binding: 'M', session: { bootId: 'b', observations: [{ id: 'o', path: 'not-a-path' }] } })),
+      /path/i,
+    );
     rejects(
       () => decodeRegisterMessage(raw('RegisterMessage', { lwm2mVersion: '1.1', lifetime: 5, binding: 'M', objectLinks: [{ target: 'evil' }] })),
       /not a path/,

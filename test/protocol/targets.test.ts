@@ -18,13 +18,14 @@ function device(overrides: Partial<TargetableDevice> = {}): TargetableDevice {
     status: 'online',
     firmwareVersion: '1.2.3',
     model: 'Pi 4',
+    serialNumber: 'SN-000123',
     ...overrides,
   };
 }
 
 describe('parseTarget', () => {
   it('parses every key', () => {
-    const expr = parseTarget('id:sim-1 tag:north group:plant-a transport:coap status:sleeping fw:1.2.3 model:X1');
+    const expr = parseTarget('id:sim-1 tag:north group:plant-a transport:coap status:sleeping fw:1.2.3 model:X1 serial:SN-1');
     assert.deepEqual(expr.terms, [
       { key: 'id', values: ['sim-1'], negated: false },
       { key: 'tag', values: ['north'], negated: false },
@@ -33,6 +34,7 @@ describe('parseTarget', () => {
       { key: 'status', values: ['sleeping'], negated: false },
       { key: 'fw', values: ['1.2.3'], negated: false },
       { key: 'model', values: ['X1'], negated: false },
+      { key: 'serial', values: ['SN-1'], negated: false },
     ]);
   });
 
@@ -61,7 +63,7 @@ describe('parseTarget', () => {
   const errors: [string, number, RegExp][] = [
     ['', 0, /^empty target expression; use `all` for every device at 0$/],
     ['   ', 0, /^empty target expression/],
-    ['colour:red', 0, /^unknown key "colour" at 0; expected one of id, tag, group, transport, status, fw, model$/],
+    ['colour:red', 0, /^unknown key "colour" at 0; expected one of id, tag, group, transport, status, fw, model, serial$/],
     ['tag:a colour:red', 6, /unknown key "colour" at 6/],
     ['!colour:red', 1, /unknown key "colour" at 1/],
     ['sim-001', 0, /^expected `all` or key:values, got "sim-001" at 0$/],
@@ -144,6 +146,9 @@ describe('matchesTarget', () => {
     assert.equal(matchesTarget(parseTarget('fw:1.2.4'), d), false);
     assert.equal(matchesTarget(parseTarget('model:"Pi 4"'), d), true);
     assert.equal(matchesTarget(parseTarget('model:Pi'), d), false);
+    assert.equal(matchesTarget(parseTarget('serial:SN-000123'), d), true);
+    assert.equal(matchesTarget(parseTarget('serial:*0123'), d), true);
+    assert.equal(matchesTarget(parseTarget('serial:SN-000124'), d), false);
   });
 
   it('treats a value list as OR and terms as AND', () => {
@@ -174,11 +179,12 @@ describe('matchesTarget', () => {
   });
 
   it('never matches a null field, so a negated term on it is true', () => {
-    const bare = device({ firmwareVersion: null, model: null, transport: null, tags: [], groups: [] });
+    const bare = device({ firmwareVersion: null, model: null, serialNumber: null, transport: null, tags: [], groups: [] });
     assert.equal(matchesTarget(parseTarget('fw:*'), bare), false);
     assert.equal(matchesTarget(parseTarget('fw:*'), d), true, 'fw:* matches any known version');
     assert.equal(matchesTarget(parseTarget('!fw:*'), bare), true, '!fw:* selects devices without a version');
     assert.equal(matchesTarget(parseTarget('model:*'), bare), false);
+    assert.equal(matchesTarget(parseTarget('serial:*'), bare), false);
     assert.equal(matchesTarget(parseTarget('transport:mqtt,coap,lwm2m'), bare), false);
     assert.equal(matchesTarget(parseTarget('tag:*'), bare), false);
     assert.equal(matchesTarget(parseTarget('!group:*'), bare), true);

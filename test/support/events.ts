@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { adminTokenFor } from './harness.js';
 
 export interface EventStream {
   events: { type: string; data: Record<string, unknown> }[];
@@ -8,7 +9,8 @@ export interface EventStream {
 /** Follows the gateway's server-sent event stream, collecting every event until closed. */
 export async function followEvents(url: string): Promise<EventStream> {
   const controller = new AbortController();
-  const res = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+  const token = adminTokenFor(new URL(url).origin);
+  const res = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
   const events: EventStream['events'] = [];

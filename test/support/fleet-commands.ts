@@ -48,11 +48,16 @@ export async function getCommand(gateway: Gateway, id: string): Promise<CommandV
   return r.body;
 }
 
+/** Every device row of a command (in this state), page by page. */
 export async function commandDevices(gateway: Gateway, id: string, state?: string): Promise<CommandDeviceView[]> {
-  const query = `?limit=10000${state ? `&state=${state}` : ''}`;
-  const r = await api<{ items: CommandDeviceView[]; total: number }>(gateway, 'GET', `/api/v1/fleet/commands/${id}/devices${query}`);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.items;
+  const items: CommandDeviceView[] = [];
+  for (;;) {
+    const query = `?offset=${items.length}&limit=1000${state ? `&state=${state}` : ''}`;
+    const r = await api<{ items: CommandDeviceView[]; total: number }>(gateway, 'GET', `/api/v1/fleet/commands/${id}/devices${query}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    items.push(...r.body.items);
+    if (r.body.items.length === 0 || items.length >= r.body.total) return items;
+  }
 }
 
 export async function commandDevice(gateway: Gateway, id: string, endpoint: string): Promise<CommandDeviceView> {

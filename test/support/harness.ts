@@ -21,7 +21,9 @@ export function gatewayConfig(dataDir: string, overrides: Partial<GatewayConfig>
     dataDir,
     logLevel: 'silent',
     mqtt: { ...DEFAULT_GATEWAY_CONFIG.mqtt, host: '127.0.0.1', port: 0 },
-    api: { host: '127.0.0.1', port: 0 },
+    api: { ...DEFAULT_GATEWAY_CONFIG.api, host: '127.0.0.1', port: 0 },
+    // A known first admin (for browser logins), hashed cheaply: tests start hundreds of gateways.
+    auth: { ...DEFAULT_GATEWAY_CONFIG.auth, initialAdminPassword: TEST_ADMIN.password, passwordCost: 12 },
     // Never the default 5683: test files run in parallel, each with its own gateways.
     coap: { ...DEFAULT_GATEWAY_CONFIG.coap, host: '127.0.0.1', port: 0 },
     devices: { ...DEFAULT_GATEWAY_CONFIG.devices, requestTimeoutMs: 5000 },
@@ -29,8 +31,43 @@ export function gatewayConfig(dataDir: string, overrides: Partial<GatewayConfig>
   };
 }
 
+/** The first admin of every test gateway (gatewayConfig sets its password). */
+export const TEST_ADMIN = { username: 'admin', password: 'test-admin-password' } as const;
+
+const adminTokens = new WeakMap<Gateway, string>();
+const adminTokensByUrl = new Map<string, string>();
+
 export async function startGateway(dataDir: string, overrides: Partial<GatewayConfig> = {}): Promise<Gateway> {
-  return Gateway.start(gatewayConfig(dataDir, overrides), testLog);
+  const gateway = await Gateway.start(gatewayConfig(dataDir, overrides), testLog);
+  adminToken(gateway);
+  return gateway;
+}
+
+/** The harness's admin token on a gateway, issued on first use (also for gateways a test started itself). */
+export function adminToken(gateway: Gateway): string {
+  let token = adminTokens.get(gateway);
+  if (!token) {
+    token = gateway.northbound.operators.issueToken(TEST_ADMIN.username, 'test harness', 'api').token;
+    adminTokens.set(gateway, token);
+    adminTokensByUrl.set(gateway.apiUrl, token);
+  }
+  return token;
+}
+
+/** The first admin's username and password on a test gateway (what a browser test logs in with). */
+export function adminCredentials(_gateway: Gateway): { username: string; password: string } {
+  return { ...TEST_ADMIN };
+}
+
+/** The admin token of the test gateway listening at this API URL (for a CLI run with --api). */
+export function adminTokenFor(apiUrl: string): string | undefined {
+  return adminTokensByUrl.get(apiUrl);
+}
+
+/** A token of a new operator with this role on the gateway, for tests of what each role may do. */
+export async function tokenWithRole(gateway: Gateway, role: 'viewer' | 'operator' | 'admin', username = `${role}-${Math.random().toString(36).slice(2, 8)}`): Promise<string> {
+  await gateway.northbound.operators.create(username, 'a-test-password', role);
+  return gateway.northbound.operators.issueToken(username, 'test', 'api').token;
 }
 
 export function testIdentities(count: number, prefix = 'dev'): SimulatedIdentity[] {
@@ -51,8 +88,8 @@ export function startFleet(gateway: Gateway, identities: SimulatedIdentity[], st
 }
 
 /** Headers that authenticate a test's raw request to the gateway's API as its admin. */
-export function apiHeaders(_gateway: Gateway): Record<string, string> {
-  return {};
+export function apiHeaders(gateway: Gateway): Record<string, string> {
+  return { authorization: `Bearer ${adminToken(gateway)}` };
 }
 
 export async function api<T = unknown>(gateway: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {

@@ -3,7 +3,7 @@ import type { Gateway } from '../../gateway/gateway.js';
 import { parseFaultProfile } from '../../simulators/faults.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
 import type { SimulatedIdentity } from '../../simulators/identities.js';
-import { api, testLog } from './harness.js';
+import { api, apiHeaders, testLog } from './harness.js';
 import { waitFor } from './wait.js';
 
 /** Rollout views as the REST API returns them, and the steps the rollout tests share. */
@@ -39,7 +39,7 @@ export const IMAGE = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i 
 export async function addFirmware(gateway: Gateway, version: string, models: string[], image: Buffer = IMAGE): Promise<string> {
   const res = await fetch(`${gateway.apiUrl}/api/v1/firmware?name=sim&version=${version}&model=${models.join(',')}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
+    headers: { ...apiHeaders(gateway), 'content-type': 'application/octet-stream' },
     body: image,
   });
   assert.equal(res.status, 201, await res.clone().text());

@@ -120,8 +120,10 @@ export class CoapBinding implements AgentBinding {
     if (this.registration) this.updates.request();
   }
 
-  notify(notification: Notification): void {
+  /** Always true: a notification without its observation's stream has nowhere to go (a new registration ends observations). */
+  notify(notification: Notification): boolean {
     if (this.streams.has(notification)) this.streams.send(notification);
+    return true;
   }
 
   // ---- life cycle -------------------------------------------------------------------------

@@ -1,7 +1,9 @@
+import type { Socket } from 'node:dgram';
 import type { ObserveWriteStream, OutgoingMessage } from 'coap';
 import { backoffDelay, sleep } from '../../../common/backoff.js';
 import { CoapTimeoutError, type CoapPeerAddress, type CoapRequestSpec, type CoapResponse } from '../../../common/coap/coap-client.js';
 import { CoapNode } from '../../../common/coap/coap-node.js';
+import { DtlsClient, DtlsError, DtlsSocket, type DtlsSession } from '../../../common/dtls/index.js';
 import type { CoapRequest } from '../../../common/coap/coap-router.js';
 import { formatLinks } from '../../../protocol/lwm2m/index.js';
 import { ResultCode } from '../../../protocol/model/index.js';
@@ -41,6 +43,12 @@ const DEFAULT_QUEUE_AWAKE_MS = 93_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const DEREGISTER_TIMEOUT_MS = 5_000;
 const LOG_CLASS_SYSTEM = 1;
+/**
+ * DTLS handshakes with a coaps:// DM server that fail in a row (no answer) before the client
+ * returns to bootstrap (when /1/x/16 allows): its key may have been rotated. A handshake the
+ * server refuses with an alert (wrong key, unknown identity) sends it there at once.
+ */
+const SECURE_FAILURES_BEFORE_BOOTSTRAP = 3;
 
 /** The DM server answered Register with a 4.xx: retrying the same account is pointless. */
 class RegistrationRefusedError extends Error {
@@ -52,6 +60,8 @@ class RegistrationRefusedError extends Error {
 
 /** What the client registered with, as the server knows it now. */
 interface Registration {
+  /** The node the registration went out on (the plain one, or the DTLS one of a coaps:// account). */
+  node: CoapNode;
   peer: CoapPeerAddress;
   /** Location-Path of the Register answer: where Updates and the De-register go. */
   location: string[];
@@ -71,16 +81,22 @@ interface BootstrapSession {
 }
 
 /**
- * The agent's LwM2M 1.1 client over CoAP/UDP (NoSec): bootstrap against the factory bootstrap
- * server when the Security object holds no DM server account, register, keep the registration
- * alive with Updates, serve the DM server's requests from the object tree, and carry
- * notifications on the streams of the GETs that asked for them. One loop owns the life cycle;
- * one CoapNode (one UDP socket) carries both what the client sends and what it serves.
+ * The agent's LwM2M 1.1 client over CoAP/UDP (NoSec) or CoAP over DTLS with a pre-shared key
+ * (coaps://, Security Mode 0): bootstrap against the factory bootstrap server (plain CoAP) when
+ * the Security object holds no DM server account, register, keep the registration alive with
+ * Updates, serve the DM server's requests from the object tree, and carry notifications on the
+ * streams of the GETs that asked for them. One loop owns the life cycle; one CoapNode (one UDP
+ * socket) carries both what the client sends and what it serves, and a second one, over a
+ * DtlsClient, does the same for a coaps:// DM server.
  */
 export class Lwm2mBinding implements AgentBinding {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private node: CoapNode | undefined;
+  /** The DTLS node of a coaps:// DM server account, and the key it was made with. */
+  private secure: { node: CoapNode; identity: Buffer; key: Buffer } | undefined;
+  /** Whether the DM server's requests must come over DTLS (a coaps:// account). */
+  private dmSecure = false;
   private closed = false;
   private isRegistered = false;
   private registration: Registration | undefined;
@@ -130,7 +146,7 @@ export class Lwm2mBinding implements AgentBinding {
     this.closed = true;
     this.stopping.abort();
     await this.loop;
-    const node = this.node;
+    const node = registration?.node;
     if (graceful && registration && node) {
       await node.client
         .request(registration.peer, deregisterRequest(registration.location), { timeoutMs: Math.min(this.requestTimeoutMs, DEREGISTER_TIMEOUT_MS) })
@@ -139,7 +155,9 @@ export class Lwm2mBinding implements AgentBinding {
     }
     this.streams.closeAll();
     // A power cut is just this: the socket goes, the server hears nothing.
-    if (node && !this.opts.node) await node.close();
+    if (this.node && !this.opts.node) await this.node.close();
+    await this.secure?.node.close();
+    this.secure = undefined;
   }
 
   registrationUpdate(): void {
@@ -147,10 +165,12 @@ export class Lwm2mBinding implements AgentBinding {
     this.updates.request();
   }
 
-  notify(notification: Notification): void {
-    if (!this.isRegistered || !this.streams.has(notification)) return;
-    if (!this.asleep) return this.streams.send(notification);
-    if (this.registration?.notificationStoring) this.streams.store(notification);
+  /** Always true: a notification is sent, stored while asleep, or dropped for good (a new registration ends observations). */
+  notify(notification: Notification): boolean {
+    if (!this.isRegistered || !this.streams.has(notification)) return true;
+    if (!this.asleep) this.streams.send(notification);
+    else if (this.registration?.notificationStoring) this.streams.store(notification);
+    return true;
   }
 
   // ---- life cycle -------------------------------------------------------------------------
@@ -160,20 +180,35 @@ export class Lwm2mBinding implements AgentBinding {
     const signal = this.stopping.signal;
     let attempt = 0;
     let bootstrapNext = false;
+    let secureFailures = 0;
     while (!signal.aborted) {
+      let secured = false;
       try {
-        const node = (this.node ??= await this.openNode());
+        const plain = (this.node ??= await this.openNode());
         const account = bootstrapNext ? undefined : lwm2mServerAccount(objects);
         if (!account) {
-          await this.bootstrap(node);
+          await this.bootstrap(plain);
           bootstrapNext = false;
+          secureFailures = 0;
           continue;
         }
-        const outcome = await this.session(node, account, () => (attempt = 0));
+        secured = account.psk !== undefined;
+        const node = account.psk ? await this.secureNode(account.psk) : plain;
+        const outcome = await this.session(node, account, () => {
+          attempt = 0;
+          secureFailures = 0;
+        });
         if (outcome === 'register again') continue;
       } catch (err) {
         if (signal.aborted) break;
-        if (err instanceof RegistrationRefusedError && this.bootstrapOnFailure()) {
+        // The DTLS handshake failed: refused outright (an alert: wrong key, unknown identity), or unanswered again and again.
+        const dtlsRefused = secured && err instanceof DtlsError && (err.remote || ++secureFailures >= SECURE_FAILURES_BEFORE_BOOTSTRAP);
+        if (dtlsRefused && this.bootstrapOnFailure()) {
+          log.warn({ alert: (err as DtlsError).alert, remote: (err as DtlsError).remote }, 'DTLS handshake with the DM server failed; returning to bootstrap');
+          objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'warning', message: 'LwM2M DTLS handshake failed' });
+          bootstrapNext = true;
+          secureFailures = 0;
+        } else if (err instanceof RegistrationRefusedError && this.bootstrapOnFailure()) {
           // LwM2M 1.1 Core §6.2.1.1, Bootstrap on Registration Failure (/1/x/16, true by default).
           log.warn({ code: err.code }, 'registration refused; returning to bootstrap');
           objects.eventLog.record({ class: LOG_CLASS_SYSTEM, severity: 'warning', message: 'LwM2M registration refused' });
@@ -189,6 +224,39 @@ export class Lwm2mBinding implements AgentBinding {
 
   private openNode(): Promise<CoapNode> {
     return openBindingNode(this.opts, (req, res) => this.dispatch(req, res));
+  }
+
+  /**
+   * The CoAP node over DTLS for a coaps:// account, made again when the key changed (after a
+   * new bootstrap): a DtlsClient that handshakes with the server on the first request, and
+   * again whenever its session is gone (server restart, rotation, idle timeout).
+   */
+  private async secureNode(psk: { identity: Buffer; key: Buffer }): Promise<CoapNode> {
+    const current = this.secure;
+    if (current && current.identity.equals(psk.identity) && current.key.equals(psk.key)) return current.node;
+    this.secure = undefined;
+    await current?.node.close();
+    const listen = this.opts.listen ?? { host: '0.0.0.0', port: 0 };
+    const client = await DtlsClient.create({ psk: { identity: Buffer.from(psk.identity), key: Buffer.from(psk.key) }, bindAddress: listen.host, log: this.opts.log });
+    // The server ended the session (close_notify: its key was rotated or removed, it restarts,
+    // or the session idled out): an Update now finds out at once whether we are still welcome,
+    // through a new handshake.
+    client.on('sessionClosed', (session: DtlsSession) => {
+      if (this.closed || !this.isRegistered || !this.dmSecure || !this.dmPeer || !samePeer(this.dmPeer, session.peer)) return;
+      this.opts.log.info('the DM server closed the DTLS session; updating the registration');
+      this.updates.request();
+    });
+    const node = await CoapNode.bind({
+      host: listen.host,
+      port: 0,
+      log: this.opts.log,
+      socket: new DtlsSocket(client) as unknown as Socket,
+      dtls: {},
+      ...(this.opts.transmission ? { transmission: this.opts.transmission } : {}),
+    });
+    node.fallback((req, res) => this.dispatch(req, res));
+    this.secure = { node, identity: Buffer.from(psk.identity), key: Buffer.from(psk.key) };
+    return node;
   }
 
   /** Client-Initiated Bootstrap (1.1 Core §5.2.3): ask, serve the bootstrap server, until its Bootstrap-Finish. */
@@ -241,6 +309,7 @@ export class Lwm2mBinding implements AgentBinding {
     // A new registration starts without observations: the server forgets those of the old one.
     this.streams.closeAll();
     this.dmPeer = peer;
+    this.dmSecure = account.psk !== undefined;
     let reason = 'registration ended';
     try {
       const response = await this.request(node, peer, registerRequest({ endpoint, lifetime: account.lifetime, queueMode, objectLinks: links }));
@@ -251,6 +320,7 @@ export class Lwm2mBinding implements AgentBinding {
       const location = response.locationPath;
       if (location.length === 0) throw new Error('Register answered without a Location-Path');
       const registration: Registration = {
+        node,
         peer,
         location,
         lifetime: account.lifetime,
@@ -366,7 +436,7 @@ export class Lwm2mBinding implements AgentBinding {
       this.opts.log.debug({ method: req.method, path: req.path.join('/') }, 'asleep: request not answered');
       return dropRequest(res);
     }
-    if (this.dmPeer && samePeer(this.dmPeer, req.peer)) return this.dm.serve(req, res);
+    if (this.dmPeer && samePeer(this.dmPeer, req.peer) && (req.via?.scheme === 'coaps') === this.dmSecure) return this.dm.serve(req, res);
     sendReply(res, errorReply(ResultCode.UNAUTHORIZED, 'not a server of this client'));
   }
 

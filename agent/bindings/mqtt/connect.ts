@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { connect, MqttClient, type IClientOptions } from 'mqtt';
 import type { Radio } from '../../host/host-adapter.js';
@@ -57,7 +58,8 @@ function connectThrough(radio: Radio, url: string, options: IClientOptions): Mqt
   const port = Number(target.port) || (secure ? 8883 : 1883);
   const stream = () => {
     const socket = radio.connect(host, port);
-    return secure ? tlsConnect({ socket, servername: host }) : socket;
+    // SNI takes host names only (RFC 6066 §3); the certificate is still checked against an IP address.
+    return secure ? tlsConnect({ socket, ...(isIP(host) ? {} : { servername: host }), ...(options.ca ? { ca: options.ca } : {}), rejectUnauthorized: options.rejectUnauthorized !== false }) : socket;
   };
   const client = new MqttClient(stream, { ...options, host, port, protocol: secure ? 'mqtts' : 'mqtt' });
   // As mqtt.connect does: an error after the attempt is settled must not go unhandled.

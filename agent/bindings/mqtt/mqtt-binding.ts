@@ -28,6 +28,8 @@ import { ConnectionRefusedError, connectOnce } from './connect.js';
 
 export interface MqttBindingOptions {
   endpoint: string;
+  /** New at every boot of the agent: reported at each registration, with the observations kept. */
+  bootId: string;
   objects: AgentObjects;
   observations: ObservationManager;
   keepaliveSeconds: number;
@@ -38,6 +40,8 @@ export interface MqttBindingOptions {
   bootstrapTimeoutMs?: number;
   /** The device's radio, when its host has one: connections go through it. */
   radio?: Radio;
+  /** CA certificates (PEM) trusted for mqtts:// servers, besides the system's. */
+  tlsCa?: string;
   maxMessageBytes?: number;
   /** Answers by request id: a request sent again with the same id is answered, not executed twice. */
   recentRequests?: RecentRequests;
@@ -55,6 +59,12 @@ export class MqttBinding implements AgentBinding {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private isRegistered = false;
+  /**
+   * The server account (URI and identity) the observations in force were made under: they are
+   * kept across reconnections to it, and reported at each registration so that the server does
+   * not set them up again. Another account, or a bootstrap, ends them.
+   */
+  private observationsAccount: string | undefined;
   private readonly maxMessageBytes: number;
 
   constructor(private readonly opts: MqttBindingOptions) {
@@ -89,12 +99,14 @@ export class MqttBinding implements AgentBinding {
     );
   }
 
-  notify(notification: Notification): void {
+  notify(notification: Notification): boolean {
     const client = this.client;
-    if (!client?.connected || !this.isRegistered) return;
+    // Not registered: the observation keeps the value for the next registration (resume below).
+    if (!client?.connected || !this.isRegistered) return false;
     void this.publishBounded(client, topicFor(this.opts.endpoint, 'notify'), encodeNotifyMessage(notification)).catch((err) =>
       this.opts.log.debug({ err: String(err) }, 'notification not sent'),
     );
+    return true;
   }
 
   private async run(): Promise<void> {
@@ -128,13 +140,18 @@ export class MqttBinding implements AgentBinding {
     }
   }
 
+  /** TLS settings for mqtts:// (unused on mqtt://): the extra CA, and never an unverified server. */
+  private tls(): { ca?: string; rejectUnauthorized: true } {
+    return { ...(this.opts.tlsCa ? { ca: this.opts.tlsCa } : {}), rejectUnauthorized: true };
+  }
+
   private async bootstrap(): Promise<void> {
     const { endpoint, log, objects } = this.opts;
     const account = objects.security.bootstrapAccount();
     log.info({ server: account.serverUri }, 'bootstrapping with the factory identity');
     const client = await connectOnce(
       account.serverUri,
-      { clientId: endpoint, username: account.identity, password: account.secret, clean: true, keepalive: this.opts.keepaliveSeconds },
+      { clientId: endpoint, username: account.identity, password: account.secret, clean: true, keepalive: this.opts.keepaliveSeconds, ...this.tls() },
       this.opts.connectTimeoutMs ?? 10_000,
       this.opts.radio,
     );
@@ -164,6 +181,9 @@ export class MqttBinding implements AgentBinding {
       const written = await applyBootstrapWrite(objects, response.content);
       if (written.code !== ResultCode.CHANGED) throw new Error(`bootstrap write failed: ${written.code} ${written.message ?? ''}`.trim());
       if (!objects.security.dmServerAccount()) throw new Error('bootstrap gave no DM server account');
+      // A new account: nothing observed under the old one carries over.
+      this.opts.observations.cancelAll();
+      this.observationsAccount = undefined;
       objects.setFirmwareTrustAnchor(response.firmwareTrustAnchor);
       objects.eventLog.record({ class: 1, severity: 'info', message: 'bootstrap finished' });
       log.info('bootstrap finished');
@@ -186,6 +206,7 @@ export class MqttBinding implements AgentBinding {
         clean: true,
         keepalive: this.opts.keepaliveSeconds,
         will: { topic: topicFor(endpoint, 'status'), payload: Buffer.from(encodeStatusMessage({ online: false, reason: 'connection lost' })), qos: 1, retain: false },
+        ...this.tls(),
       },
       this.opts.connectTimeoutMs ?? 10_000,
       this.opts.radio,
@@ -199,23 +220,32 @@ export class MqttBinding implements AgentBinding {
       // reconnect, would keep a QoS 1 message waiting for an acknowledgement for ever).
       const answered = <T>(work: Promise<T>) => Promise.race([work, closed.then((reason) => Promise.reject(new Error(`${reason} before the server answered`)))]);
       await answered(client.subscribeAsync(topicFor(endpoint, 'req'), { qos: 1 }));
+      const accountKey = `${account.serverUri} ${account.identity}`;
+      if (this.observationsAccount !== accountKey) {
+        this.opts.observations.cancelAll();
+        this.observationsAccount = accountKey;
+      }
       const register = {
         lwm2mVersion: LWM2M_VERSION,
         lifetime: this.lifetime(),
         binding: 'M',
         queueMode: false,
         objectLinks: objects.tree.objectLinks(),
+        // What the server need not set up again: kept across reconnections, none after a boot.
+        session: { bootId: this.opts.bootId, observations: this.opts.observations.held() },
       };
       await answered(this.publish(client, topicFor(endpoint, 'register'), encodeRegisterMessage(register)));
       this.isRegistered = true;
-      log.info({ server: account.serverUri }, 'registered');
+      log.info({ server: account.serverUri, observations: register.session.observations.length }, 'registered');
+      // What changed while the link was down goes out now.
+      this.opts.observations.resume();
       this.opts.events.registered();
       const reason = await closed;
       if (!this.stopping.signal.aborted) this.opts.events.disconnected(reason);
     } finally {
       this.isRegistered = false;
       this.client = undefined;
-      this.opts.observations.cancelAll();
+      // The observations stay: the next session to the same server reports them and goes on.
       client.end(true);
     }
   }

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { ledgerCsv } from '../../accounting/ledger-csv.js';
 import type { TrafficLedger } from '../../accounting/traffic-ledger.js';
 import { errorBodySchema } from '../errors.js';
+import { pageOf, pageQueryProperties, type PageQuery } from '../pagination.js';
 import { parseRange } from '../time-range.js';
 
-interface Query {
+interface Query extends PageQuery {
   endpoint?: string;
   from?: string;
   to?: string;
@@ -35,21 +36,42 @@ export function accountingRoutes(app: FastifyInstance, ledger: TrafficLedger): v
     '/api/v1/accounting',
     {
       schema: {
+        tags: ['accounting'],
+        summary: 'The accounting ledger by device, period and transport, as JSON (paged) or CSV (whole)',
+        description: 'CSV with `format=csv` or `Accept: text/csv`: every row of the range in one download; `offset` and `limit` page the JSON only.',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             endpoint: { type: 'string', minLength: 1, maxLength: 128 },
-            from: { type: 'string', maxLength: 64 },
-            to: { type: 'string', maxLength: 64 },
+            from: { type: 'string', maxLength: 64, description: 'ISO time, Unix ms, or a duration before now (`24h`); default a day ago' },
+            to: { type: 'string', maxLength: 64, description: 'ISO time, Unix ms, or a duration before now; default now' },
             group: { type: 'string', enum: ['hour', 'day'], default: 'hour' },
             format: { type: 'string', enum: ['json', 'csv'] },
+            ...pageQueryProperties,
           },
         },
         response: {
           200: {
-            type: 'object',
-            properties: { from: { type: 'string' }, to: { type: 'string' }, group: { type: 'string' }, items: { type: 'array', items: rowSchema } },
+            description: 'The ledger rows of the range',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['from', 'to', 'group', 'items', 'total', 'offset', 'limit'],
+                  properties: {
+                    from: { type: 'string', format: 'date-time' },
+                    to: { type: 'string', format: 'date-time' },
+                    group: { type: 'string' },
+                    items: { type: 'array', items: rowSchema },
+                    total: { type: 'integer' },
+                    offset: { type: 'integer' },
+                    limit: { type: 'integer' },
+                  },
+                },
+              },
+              'text/csv': { schema: { type: 'string', description: 'a header line, then one line per row' } },
+            },
           },
           400: errorBodySchema,
         },
@@ -65,11 +87,13 @@ export function accountingRoutes(app: FastifyInstance, ledger: TrafficLedger): v
           .header('content-disposition', 'attachment; filename="edgedm-accounting.csv"')
           .send(ledgerCsv(rows));
       }
+      const page = pageOf(rows, req.query);
       return {
         from: new Date(from).toISOString(),
         to: new Date(to).toISOString(),
         group: req.query.group,
-        items: rows.map((r) => ({ ...r, period: new Date(r.period).toISOString() })),
+        ...page,
+        items: page.items.map((r) => ({ ...r, period: new Date(r.period).toISOString() })),
       };
     },
   );

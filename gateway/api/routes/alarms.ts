@@ -3,6 +3,7 @@ import { AlarmError, type AlarmEngine } from '../../alarms/alarm-engine.js';
 import { ALARM_RULE_KINDS, ALARM_SEVERITIES, AlarmRuleError, VALUE_OPERATORS, type AlarmRule, type AlarmRuleInput, type AlarmSeverity } from '../../alarms/alarm-rules.js';
 import { ALARM_STATES, type AlarmState } from '../../alarms/alarm-view.js';
 import { ApiError, errorBodySchema } from '../errors.js';
+import { pageOf, pageQueryProperties, pageQuerySchema, pageSchema, type PageQuery } from '../pagination.js';
 
 const nullableString = { type: ['string', 'null'] } as const;
 
@@ -89,6 +90,8 @@ export function alarmRoutes(app: FastifyInstance, engine: AlarmEngine): void {
     '/api/v1/alarms',
     {
       schema: {
+        tags: ['alarms'],
+        summary: 'List alarms, newest first, by state, severity and device',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -96,14 +99,10 @@ export function alarmRoutes(app: FastifyInstance, engine: AlarmEngine): void {
             state: { type: 'string', enum: [...ALARM_STATES] },
             severity: { type: 'string', enum: [...ALARM_SEVERITIES] },
             endpoint: { type: 'string', minLength: 1, maxLength: 128 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
-            limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 100 },
+            ...pageQueryProperties,
           },
         },
-        response: {
-          200: { type: 'object', properties: { items: { type: 'array', items: alarmSchema }, total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' } } },
-          400: errorBodySchema,
-        },
+        response: { 200: pageSchema(alarmSchema), 400: errorBodySchema },
       },
     },
     async (req) => {
@@ -113,46 +112,98 @@ export function alarmRoutes(app: FastifyInstance, engine: AlarmEngine): void {
     },
   );
 
-  app.get<{ Params: { id: number } }>('/api/v1/alarms/:id', { schema: { params: alarmIdParams, response: { 200: alarmSchema, 400: errorBodySchema, 404: errorBodySchema } } }, async (req) => {
-    const alarm = engine.get(req.params.id);
-    if (!alarm) throw new ApiError(404, 'not_found', `no alarm ${req.params.id}`);
-    return alarm;
-  });
+  app.get<{ Params: { id: number } }>(
+    '/api/v1/alarms/:id',
+    { schema: { tags: ['alarms'], summary: 'One alarm', params: alarmIdParams, response: { 200: alarmSchema, 400: errorBodySchema, 404: errorBodySchema } } },
+    async (req) => {
+      const alarm = engine.get(req.params.id);
+      if (!alarm) throw new ApiError(404, 'not_found', `no alarm ${req.params.id}`);
+      return alarm;
+    },
+  );
 
-  app.post<{ Params: { id: number }; Body: { by?: string } | undefined }>(
+  // Who acknowledges or clears is the authenticated operator, never a name the request claims.
+  app.post<{ Params: { id: number } }>(
     '/api/v1/alarms/:id/acknowledge',
     {
       schema: {
+        tags: ['alarms'],
+        summary: 'Acknowledge an active alarm',
         params: alarmIdParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { by: { type: 'string', minLength: 1, maxLength: 128 } } },
+        body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
         response: { 200: alarmSchema, 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
       },
     },
-    async (req) => guarded(() => engine.acknowledge(req.params.id, req.body?.by ?? 'operator')),
+    async (req) => guarded(() => engine.acknowledge(req.params.id, req.principal!.username)),
   );
 
-  app.get('/api/v1/alarm-rules', { schema: { response: { 200: { type: 'object', properties: { items: { type: 'array', items: ruleSchema } } } } } }, async () => ({
-    items: engine.listRules().map(ruleView),
-  }));
+  // Clearing by hand: for a condition the rules cannot see end (the next evaluation raises anew if it holds).
+  app.post<{ Params: { id: number } }>(
+    '/api/v1/alarms/:id/clear',
+    {
+      schema: {
+        tags: ['alarms'],
+        summary: 'Clear an open alarm by hand (raised anew if its condition still holds)',
+        params: alarmIdParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
+        response: { 200: alarmSchema, 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
+      },
+    },
+    async (req) => guarded(() => engine.clearByOperator(req.params.id, req.principal!.username)),
+  );
 
-  app.get<{ Params: { id: string } }>('/api/v1/alarm-rules/:id', { schema: { params: idParams, response: { 200: ruleSchema, 404: errorBodySchema } } }, async (req) => {
-    const rule = engine.getRule(req.params.id);
-    if (!rule) throw new ApiError(404, 'not_found', `no alarm rule ${req.params.id}`);
-    return ruleView(rule);
-  });
+  app.get<{ Querystring: PageQuery }>(
+    '/api/v1/alarm-rules',
+    {
+      schema: {
+        tags: ['alarms'],
+        summary: 'List alarm rules',
+        querystring: pageQuerySchema,
+        response: { 200: pageSchema(ruleSchema), 400: errorBodySchema },
+      },
+    },
+    async (req) => {
+      const page = pageOf(engine.listRules(), req.query);
+      return { ...page, items: page.items.map(ruleView) };
+    },
+  );
 
-  app.post<{ Body: AlarmRuleInput }>('/api/v1/alarm-rules', { schema: { body: ruleBodySchema, response: { 201: ruleSchema, 400: errorBodySchema } } }, async (req, reply) =>
-    reply.status(201).send(ruleView(guarded(() => engine.createRule(req.body)))),
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/alarm-rules/:id',
+    { schema: { tags: ['alarms'], summary: 'One alarm rule', params: idParams, response: { 200: ruleSchema, 404: errorBodySchema } } },
+    async (req) => {
+      const rule = engine.getRule(req.params.id);
+      if (!rule) throw new ApiError(404, 'not_found', `no alarm rule ${req.params.id}`);
+      return ruleView(rule);
+    },
+  );
+
+  app.post<{ Body: AlarmRuleInput }>(
+    '/api/v1/alarm-rules',
+    { schema: { tags: ['alarms'], summary: 'Create an alarm rule', body: ruleBodySchema, response: { 201: ruleSchema, 400: errorBodySchema } } },
+    async (req, reply) => reply.status(201).send(ruleView(guarded(() => engine.createRule(req.body)))),
   );
 
   app.put<{ Params: { id: string }; Body: AlarmRuleInput }>(
     '/api/v1/alarm-rules/:id',
-    { schema: { params: idParams, body: ruleBodySchema, response: { 200: ruleSchema, 400: errorBodySchema, 404: errorBodySchema } } },
+    {
+      schema: {
+        tags: ['alarms'],
+        summary: 'Replace an alarm rule',
+        params: idParams,
+        body: ruleBodySchema,
+        response: { 200: ruleSchema, 400: errorBodySchema, 404: errorBodySchema },
+      },
+    },
     async (req) => ruleView(guarded(() => engine.replaceRule(req.params.id, req.body))),
   );
 
-  app.delete<{ Params: { id: string } }>('/api/v1/alarm-rules/:id', { schema: { params: idParams, response: { 204: { type: 'null' }, 404: errorBodySchema } } }, async (req, reply) => {
-    guarded(() => engine.deleteRule(req.params.id));
-    return reply.status(204).send();
-  });
+  app.delete<{ Params: { id: string } }>(
+    '/api/v1/alarm-rules/:id',
+    { schema: { tags: ['alarms'], summary: 'Delete an alarm rule', params: idParams, response: { 204: { type: 'null', description: 'Deleted' }, 404: errorBodySchema } } },
+    async (req, reply) => {
+      guarded(() => engine.deleteRule(req.params.id));
+      return reply.status(204).send();
+    },
+  );
 }

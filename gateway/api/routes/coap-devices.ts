@@ -21,6 +21,8 @@ export function coapDeviceRoutes(app: FastifyInstance, devices: DeviceService, m
     '/api/v1/devices/:endpoint/manage',
     {
       schema: {
+        tags: ['devices'],
+        summary: 'Manage a plain CoAP device by its address (it must be imported); probes its /.well-known/core',
         params: endpointParamSchema,
         body: {
           type: 'object',

@@ -3,6 +3,7 @@ import { parseFactoryCsv } from '../../fleet/factory-import.js';
 import type { DeviceService } from '../../fleet/device-service.js';
 import { DeviceNotFoundError } from '../../store/device-repository.js';
 import { ApiError, errorBodySchema } from '../errors.js';
+import { pageQueryProperties, pageSchema, type PageQuery } from '../pagination.js';
 import { deviceSchema, endpointParamSchema } from '../schemas.js';
 import { deviceView } from '../views.js';
 
@@ -22,43 +23,32 @@ const labelChangeSchema = {
 } as const;
 
 export function deviceRoutes(app: FastifyInstance, devices: DeviceService): void {
-  app.get<{ Querystring: { target?: string; offset?: number; limit?: number } }>(
+  app.get<{ Querystring: { target?: string } & PageQuery }>(
     '/api/v1/devices',
     {
       schema: {
+        tags: ['devices'],
+        summary: 'List devices, optionally those a target expression selects',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            target: { type: 'string', maxLength: 2048 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
-            limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
+            target: { type: 'string', maxLength: 2048, description: 'a target expression (docs/targets.md), e.g. `group:north status:online`' },
+            ...pageQueryProperties,
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            required: ['items', 'total', 'offset', 'limit'],
-            properties: {
-              items: { type: 'array', items: deviceSchema },
-              total: { type: 'integer' },
-              offset: { type: 'integer' },
-              limit: { type: 'integer' },
-            },
-          },
-          400: errorBodySchema,
-        },
+        response: { 200: pageSchema(deviceSchema), 400: errorBodySchema },
       },
     },
     async (req) => {
-      const page = devices.list(req.query.target, req.query.offset ?? 0, req.query.limit ?? 100);
+      const page = devices.list(req.query.target, req.query.offset, req.query.limit);
       return { ...page, items: page.items.map(deviceView) };
     },
   );
 
   app.get<{ Params: Params }>(
     '/api/v1/devices/:endpoint',
-    { schema: { params: endpointParamSchema, response: { 200: deviceSchema, 404: errorBodySchema } } },
+    { schema: { tags: ['devices'], summary: 'One device', params: endpointParamSchema, response: { 200: deviceSchema, 400: errorBodySchema, 404: errorBodySchema } } },
     async (req) => {
       const device = devices.get(req.params.endpoint);
       if (!device) throw new DeviceNotFoundError(req.params.endpoint);
@@ -71,6 +61,8 @@ export function deviceRoutes(app: FastifyInstance, devices: DeviceService): void
       `/api/v1/devices/:endpoint/${kind}`,
       {
         schema: {
+          tags: ['devices'],
+          summary: `Set, add or remove the device's ${kind}`,
           params: endpointParamSchema,
           body: labelChangeSchema,
           response: { 200: deviceSchema, 400: errorBodySchema, 404: errorBodySchema },
@@ -82,7 +74,14 @@ export function deviceRoutes(app: FastifyInstance, devices: DeviceService): void
 
   app.post<{ Params: Params }>(
     '/api/v1/devices/:endpoint/decommission',
-    { schema: { params: endpointParamSchema, response: { 200: deviceSchema, 404: errorBodySchema } } },
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Decommission a device: revoke its credentials and close its session',
+        params: endpointParamSchema,
+        response: { 200: deviceSchema, 400: errorBodySchema, 404: errorBodySchema },
+      },
+    },
     async (req) => deviceView(devices.decommission(req.params.endpoint)),
   );
 
@@ -92,6 +91,17 @@ export function deviceRoutes(app: FastifyInstance, devices: DeviceService): void
     {
       bodyLimit: 16 * 1024 * 1024,
       schema: {
+        tags: ['devices'],
+        summary: 'Import factory identities from CSV; all or nothing',
+        description: 'Lines `endpoint,secret[,model][,tags][,groups]`, tags and groups separated by `;`. Nothing is imported when any line is bad (400 `invalid_csv`, the lines in `details`).',
+        body: {
+          content: {
+            'text/csv': { schema: { type: 'string', minLength: 1 } },
+            'application/json': {
+              schema: { type: 'object', required: ['csv'], additionalProperties: false, properties: { csv: { type: 'string', minLength: 1 } } },
+            },
+          },
+        },
         response: {
           200: {
             type: 'object',

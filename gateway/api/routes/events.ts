@@ -3,20 +3,39 @@ import type { EventBus } from '../../events.js';
 
 /** Server-Sent Events: one `data:` line of JSON per gateway event, with a heartbeat comment. */
 export function eventRoutes(app: FastifyInstance, events: EventBus): void {
-  app.get('/api/v1/events', (req, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    });
-    res.write(': connected\n\n');
-    const unsubscribe = events.subscribe((event) => res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), 15_000).unref();
-    req.raw.on('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
-  });
+  app.get(
+    '/api/v1/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Server-sent events: device status and registrations, notifications, rollout, fleet-command and alarm progress',
+        description:
+          'A `text/event-stream` that stays open: per gateway event an `event: {type}` line and a `data:` line with the event as JSON ' +
+          '(`device.status`, `device.registered`, `device.notification`, `rollout.progress`, `rollout.device`, `fleet.command.progress`, ' +
+          '`fleet.command.device`, `alarm.raised`, `alarm.acknowledged`, `alarm.cleared`, …), and a `: heartbeat` comment every 15 s.',
+        response: {
+          200: {
+            description: 'The event stream',
+            content: { 'text/event-stream': { schema: { type: 'string', example: 'event: device.status\ndata: {"type":"device.status","endpoint":"sim-0001",...}\n\n' } } },
+          },
+        },
+      },
+    },
+    (req, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      res.write(': connected\n\n');
+      const unsubscribe = events.subscribe((event) => res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
+      const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), 15_000).unref();
+      req.raw.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
+    },
+  );
 }

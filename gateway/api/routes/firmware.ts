@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Firmware, FirmwareRepository, Transfer } from '../../firmware/firmware-repository.js';
 import { ApiError, errorBodySchema } from '../errors.js';
+import { documentRawBody } from '../openapi.js';
+import { pageOf, pageQueryProperties, pageQuerySchema, pageSchema, type PageQuery } from '../pagination.js';
 
 export const firmwareSchema = {
   type: 'object',
@@ -48,7 +50,11 @@ export function firmwareRoutes(app: FastifyInstance, firmware: FirmwareRepositor
   app.post<{ Querystring: { name: string; version: string; model: string; vendor?: string } }>(
     '/api/v1/firmware',
     {
+      // The image is a stream, not parsed: the document says what it takes, no schema validates it.
+      config: { swaggerTransform: documentRawBody({ 'application/octet-stream': { description: `the image, at most ${opts.maxImageBytes} bytes` } }) },
       schema: {
+        tags: ['firmware'],
+        summary: 'Add a firmware image (the raw body) to the repository; its manifest is signed with the operator key',
         querystring: {
           type: 'object',
           required: ['name', 'version', 'model'],
@@ -60,7 +66,7 @@ export function firmwareRoutes(app: FastifyInstance, firmware: FirmwareRepositor
             vendor: { type: 'string', minLength: 1, maxLength: 128 },
           },
         },
-        response: { 201: firmwareSchema, 400: errorBodySchema, 409: errorBodySchema, 415: errorBodySchema },
+        response: { 201: firmwareSchema, 400: errorBodySchema, 409: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema },
       },
     },
     async (req, reply) => {
@@ -76,13 +82,32 @@ export function firmwareRoutes(app: FastifyInstance, firmware: FirmwareRepositor
     },
   );
 
-  app.get('/api/v1/firmware', { schema: { response: { 200: { type: 'object', properties: { items: { type: 'array', items: firmwareSchema } } } } } }, async () => ({
-    items: firmware.list().map(firmwareView),
-  }));
+  app.get<{ Querystring: PageQuery }>(
+    '/api/v1/firmware',
+    {
+      schema: {
+        tags: ['firmware'],
+        summary: 'List the firmware images, by name and age',
+        querystring: pageQuerySchema,
+        response: { 200: pageSchema(firmwareSchema), 400: errorBodySchema },
+      },
+    },
+    async (req) => {
+      const page = pageOf(firmware.list(), req.query);
+      return { ...page, items: page.items.map(firmwareView) };
+    },
+  );
 
   app.get<{ Params: { id: string } }>(
     '/api/v1/firmware/:id',
-    { schema: { response: { 200: firmwareSchema, 404: errorBodySchema } } },
+    {
+      schema: {
+        tags: ['firmware'],
+        summary: 'One firmware image',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 160, description: '`name@version`' } } },
+        response: { 200: firmwareSchema, 404: errorBodySchema },
+      },
+    },
     async (req) => {
       const f = firmware.get(req.params.id);
       if (!f) throw new ApiError(404, 'firmware_not_found', `no firmware ${req.params.id}`);
@@ -90,18 +115,24 @@ export function firmwareRoutes(app: FastifyInstance, firmware: FirmwareRepositor
     },
   );
 
-  app.get<{ Querystring: { endpoint?: string; rollout?: string } }>(
+  app.get<{ Querystring: { endpoint?: string; rollout?: string } & PageQuery }>(
     '/api/v1/transfers',
     {
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { endpoint: { type: 'string' }, rollout: { type: 'string' } } },
-        response: { 200: { type: 'object', properties: { items: { type: 'array', items: transferSchema } } } },
+        tags: ['firmware'],
+        summary: 'Firmware transfers with the bytes served through each, oldest first',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { endpoint: { type: 'string', maxLength: 128 }, rollout: { type: 'string', maxLength: 64 }, ...pageQueryProperties },
+        },
+        response: { 200: pageSchema(transferSchema), 400: errorBodySchema },
       },
     },
-    async (req) => ({
-      items: firmware
-        .transfers({ ...(req.query.endpoint ? { endpoint: req.query.endpoint } : {}), ...(req.query.rollout ? { rolloutId: req.query.rollout } : {}) })
-        .map(transferView),
-    }),
+    async (req) => {
+      const { offset, limit } = req.query;
+      const filter = { ...(req.query.endpoint ? { endpoint: req.query.endpoint } : {}), ...(req.query.rollout ? { rolloutId: req.query.rollout } : {}) };
+      return { items: firmware.transfers({ ...filter, offset, limit }).map(transferView), total: firmware.countTransfers(filter), offset, limit };
+    },
   );
 }

@@ -5,6 +5,7 @@ import { FLEET_ACTIONS } from '../../commands/command-spec.js';
 import type { CommandDevice } from '../../commands/command-repository.js';
 import { POLICY_LIMITS, type FleetCommandDetail, type FleetCommandEngine, type FleetCommandSummary } from '../../commands/fleet-commands.js';
 import { ApiError, errorBodySchema } from '../errors.js';
+import { pageQueryProperties, pageSchema } from '../pagination.js';
 import { writeContent } from './operations.js';
 
 interface CreateBody {
@@ -102,15 +103,9 @@ const commandDeviceSchema = {
   },
 } as const;
 
-const page = (items: object) => ({
-  type: 'object',
-  required: ['items', 'total', 'offset', 'limit'],
-  properties: { items: { type: 'array', items }, total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' } },
-});
-const paging = {
-  offset: { type: 'integer', minimum: 0, default: 0 },
-  limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 100 },
-} as const;
+const page = (items: object) => pageSchema(items);
+const paging = pageQueryProperties;
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
 const limit = (key: keyof typeof POLICY_LIMITS) => ({ type: 'integer', minimum: POLICY_LIMITS[key].min, maximum: POLICY_LIMITS[key].max });
 
 /**
@@ -123,6 +118,8 @@ export function fleetCommandRoutes(app: FastifyInstance, engine: FleetCommandEng
     '/api/v1/fleet/commands',
     {
       schema: {
+        tags: ['fleet-commands'],
+        summary: 'Create a fleet command: one operation or job for every device a target selects, queued for those away',
         body: {
           type: 'object',
           required: ['target', 'operation'],
@@ -173,23 +170,44 @@ export function fleetCommandRoutes(app: FastifyInstance, engine: FleetCommandEng
 
   app.get<{ Querystring: { offset: number; limit: number } }>(
     '/api/v1/fleet/commands',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: paging }, response: { 200: page(commandSchema), 400: errorBodySchema } } },
+    {
+      schema: {
+        tags: ['fleet-commands'],
+        summary: 'List fleet commands with their device counts, newest first',
+        querystring: { type: 'object', additionalProperties: false, properties: paging },
+        response: { 200: page(commandSchema), 400: errorBodySchema },
+      },
+    },
     async (req) => {
       const { items, total } = engine.list(req.query.offset, req.query.limit);
       return { items: items.map(summaryView), total, offset: req.query.offset, limit: req.query.limit };
     },
   );
 
-  app.get<{ Params: { id: string } }>('/api/v1/fleet/commands/:id', { schema: { response: { 200: commandDetailSchema, 404: errorBodySchema } } }, async (req) => {
-    const detail = engine.detail(req.params.id);
-    if (!detail) throw new ApiError(404, 'not_found', `no fleet command ${req.params.id}`);
-    return detailView(detail);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/fleet/commands/:id',
+    {
+      schema: {
+        tags: ['fleet-commands'],
+        summary: 'One fleet command: counts by state and the results summed over the fleet',
+        params: idParams,
+        response: { 200: commandDetailSchema, 404: errorBodySchema },
+      },
+    },
+    async (req) => {
+      const detail = engine.detail(req.params.id);
+      if (!detail) throw new ApiError(404, 'not_found', `no fleet command ${req.params.id}`);
+      return detailView(detail);
+    },
+  );
 
   app.get<{ Params: { id: string }; Querystring: { state?: CommandState; offset: number; limit: number } }>(
     '/api/v1/fleet/commands/:id/devices',
     {
       schema: {
+        tags: ['fleet-commands'],
+        summary: "A fleet command's devices: state, attempts, reason, result",
+        params: idParams,
         querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', enum: [...COMMAND_STATES] }, ...paging } },
         response: { 200: page(commandDeviceSchema), 400: errorBodySchema, 404: errorBodySchema },
       },
@@ -201,9 +219,35 @@ export function fleetCommandRoutes(app: FastifyInstance, engine: FleetCommandEng
     },
   );
 
+  // One device's side: every command that included it (its history and what it still has queued), newest first.
+  app.get<{ Params: { endpoint: string }; Querystring: { offset: number; limit: number } }>(
+    '/api/v1/devices/:endpoint/fleet-commands',
+    {
+      schema: {
+        tags: ['fleet-commands'],
+        summary: "A device's fleet commands, newest first: its history and its queue, with its own state in each",
+        params: { type: 'object', required: ['endpoint'], properties: { endpoint: { type: 'string', minLength: 1, maxLength: 128 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: paging },
+        response: { 200: page({ ...commandSchema, properties: { ...commandSchema.properties, device: commandDeviceSchema } }), 400: errorBodySchema },
+      },
+    },
+    async (req) => {
+      const { offset, limit: max } = req.query;
+      const { items, total } = engine.ofDevice(req.params.endpoint, offset, max);
+      return { items: items.map((i) => ({ ...summaryView(i.command), device: deviceView(i.device) })), total, offset, limit: max };
+    },
+  );
+
   app.post<{ Params: { id: string } }>(
     '/api/v1/fleet/commands/:id/cancel',
-    { schema: { response: { 200: commandSchema, 404: errorBodySchema, 409: errorBodySchema } } },
+    {
+      schema: {
+        tags: ['fleet-commands'],
+        summary: 'Cancel what of a fleet command is not sent yet',
+        params: idParams,
+        response: { 200: commandSchema, 404: errorBodySchema, 409: errorBodySchema },
+      },
+    },
     async (req) => summaryView(engine.cancel(req.params.id)),
   );
 }

@@ -1,11 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { DeviceRepository } from '../../store/device-repository.js';
+import { PUBLIC_ROUTE } from '../openapi.js';
 
-/** Open MQTT sessions, and CONNECTs let through and refused (CONNACK 3) by the connection rate limit since the start. */
+/** Open MQTT sessions, CONNECTs let through and refused (CONNACK 3) by the connection rate limit, and PUBLISH packets in and out since the start. */
 export interface MqttStats {
   connections: number;
   connectsAdmitted: number;
   connectsRefused: number;
+  /** PUBLISH packets from authenticated devices. */
+  messagesIn?: number;
+  /** PUBLISH packets the gateway sent devices (requests, bootstrap answers). */
+  messagesOut?: number;
 }
 
 /** For supervisors (systemd, Kubernetes): 200 while the gateway can reach its store. */
@@ -14,6 +19,9 @@ export function healthRoutes(app: FastifyInstance, repo: DeviceRepository, start
     '/healthz',
     {
       schema: {
+        tags: ['health'],
+        summary: 'Liveness for supervisors: 200 while the gateway reaches its store, with device counts by status and the broker counters',
+        security: PUBLIC_ROUTE,
         response: {
           200: {
             type: 'object',

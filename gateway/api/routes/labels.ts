@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Labels } from '../../fleet/labels.js';
 import type { DeviceRepository } from '../../store/device-repository.js';
 import { ApiError, errorBodySchema } from '../errors.js';
+import { pageOf, pageQuerySchema, pageSchema, type PageQuery } from '../pagination.js';
+import { groupSchema } from './groups.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
 const targetBody = {
@@ -10,7 +12,6 @@ const targetBody = {
   additionalProperties: false,
   properties: { target: { type: 'string', minLength: 1, maxLength: 2048 } },
 } as const;
-const groupSchema = { type: 'object', properties: { name: { type: 'string' }, description: { type: ['string', 'null'] }, members: { type: 'integer' } } } as const;
 const changeSchema = {
   type: 'object',
   properties: { name: { type: 'string' }, matched: { type: 'integer' }, changed: { type: 'integer' }, members: { type: 'integer' } },
@@ -28,6 +29,8 @@ export function labelRoutes(app: FastifyInstance, repository: DeviceRepository):
     '/api/v1/groups',
     {
       schema: {
+        tags: ['groups'],
+        summary: 'Create an empty group',
         body: {
           type: 'object',
           required: ['name'],
@@ -43,15 +46,26 @@ export function labelRoutes(app: FastifyInstance, repository: DeviceRepository):
     },
   );
 
-  app.get<{ Params: { name: string } }>('/api/v1/groups/:name', { schema: { params: nameParam, response: { 200: groupSchema, 404: errorBodySchema } } }, async (req) => {
-    const group = labels.group(req.params.name);
-    if (!group) throw new ApiError(404, 'group_not_found', `no group "${req.params.name}"`);
-    return group;
-  });
+  app.get<{ Params: { name: string } }>(
+    '/api/v1/groups/:name',
+    { schema: { tags: ['groups'], summary: 'One group with its member count', params: nameParam, response: { 200: groupSchema, 400: errorBodySchema, 404: errorBodySchema } } },
+    async (req) => {
+      const group = labels.group(req.params.name);
+      if (!group) throw new ApiError(404, 'group_not_found', `no group "${req.params.name}"`);
+      return group;
+    },
+  );
 
   app.delete<{ Params: { name: string } }>(
     '/api/v1/groups/:name',
-    { schema: { params: nameParam, response: { 200: { type: 'object', properties: { name: { type: 'string' }, removedMembers: { type: 'integer' } } }, 404: errorBodySchema } } },
+    {
+      schema: {
+        tags: ['groups'],
+        summary: 'Delete a group; its devices stay',
+        params: nameParam,
+        response: { 200: { type: 'object', properties: { name: { type: 'string' }, removedMembers: { type: 'integer' } } }, 400: errorBodySchema, 404: errorBodySchema },
+      },
+    },
     async (req) => {
       const removed = labels.deleteGroup(req.params.name);
       if (removed === undefined) throw new ApiError(404, 'group_not_found', `no group "${req.params.name}"`);
@@ -62,7 +76,15 @@ export function labelRoutes(app: FastifyInstance, repository: DeviceRepository):
   for (const action of ['add', 'remove'] as const) {
     app.post<{ Params: { name: string }; Body: { target: string } }>(
       `/api/v1/groups/:name/${action}`,
-      { schema: { params: nameParam, body: targetBody, response: { 200: changeSchema, ...errors } } },
+      {
+        schema: {
+          tags: ['groups'],
+          summary: action === 'add' ? 'Add the devices a target selects to a group (created if needed)' : 'Remove the devices a target selects from a group',
+          params: nameParam,
+          body: targetBody,
+          response: { 200: changeSchema, ...errors },
+        },
+      },
       async (req) => {
         // Adding creates the group (as labelling one device does); removing from a group that is not there is an error.
         if (action === 'remove' && !labels.group(req.params.name)) throw new ApiError(404, 'group_not_found', `no group "${req.params.name}"`);
@@ -73,7 +95,15 @@ export function labelRoutes(app: FastifyInstance, repository: DeviceRepository):
 
     app.post<{ Params: { name: string }; Body: { target: string } }>(
       `/api/v1/tags/:name/${action}`,
-      { schema: { params: nameParam, body: targetBody, response: { 200: changeSchema, ...errors } } },
+      {
+        schema: {
+          tags: ['tags'],
+          summary: action === 'add' ? 'Tag the devices a target selects' : 'Take a tag off the devices a target selects',
+          params: nameParam,
+          body: targetBody,
+          response: { 200: changeSchema, ...errors },
+        },
+      },
       async (req) => {
         const change = labels.apply('tags', req.params.name, req.body.target, action);
         return { name: req.params.name, ...change, members: labels.tags().find((t) => t.name === req.params.name)?.devices ?? 0 };
@@ -81,19 +111,19 @@ export function labelRoutes(app: FastifyInstance, repository: DeviceRepository):
     );
   }
 
-  app.get(
+  app.get<{ Querystring: PageQuery }>(
     '/api/v1/tags',
     {
       schema: {
+        tags: ['tags'],
+        summary: 'List the tags in use with how many devices carry each, by name',
+        querystring: pageQuerySchema,
         response: {
-          200: {
-            type: 'object',
-            required: ['items'],
-            properties: { items: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, devices: { type: 'integer' } } } } },
-          },
+          200: pageSchema({ type: 'object', required: ['name', 'devices'], properties: { name: { type: 'string' }, devices: { type: 'integer' } } }),
+          400: errorBodySchema,
         },
       },
     },
-    async () => ({ items: labels.tags() }),
+    async (req) => pageOf(labels.tags(), req.query),
   );
 }

@@ -26,15 +26,17 @@ export function monitoringRoutes(app: FastifyInstance, store: TimeSeriesStore, d
     '/api/v1/devices/:endpoint/timeseries',
     {
       schema: {
+        tags: ['monitoring'],
+        summary: "A device's observed numeric values over time, per resource (min/max/avg per step)",
         params: endpointParamSchema,
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            path: { type: 'string', minLength: 1, maxLength: 64 },
-            from: { type: 'string', maxLength: 64 },
-            to: { type: 'string', maxLength: 64 },
-            step: { type: 'integer', minimum: 1, maximum: 86_400 },
+            path: { type: 'string', minLength: 1, maxLength: 64, description: 'one resource, e.g. /3/0/9; all when absent' },
+            from: { type: 'string', maxLength: 64, description: 'ISO time, Unix ms, or a duration before now (`6h`); default 24 h ago' },
+            to: { type: 'string', maxLength: 64, description: 'ISO time, Unix ms, or a duration before now; default now' },
+            step: { type: 'integer', minimum: 1, maximum: 86_400, description: 'seconds per bucket; raw samples when absent' },
           },
         },
         response: {

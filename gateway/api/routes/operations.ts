@@ -22,14 +22,22 @@ interface Params {
 
 const errorResponses = { 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema, 503: errorBodySchema, 504: errorBodySchema };
 
-function operationRoute(bodyProperties: Record<string, unknown>, required: string[]) {
+function operationRoute(summary: string, bodyProperties: Record<string, unknown>, required: string[]) {
   return {
+    tags: ['operations'],
+    summary,
+    description:
+      'A device that answered gives 200 whatever its result code (`code`, `success` in the body); 404 unknown device, 409 device unavailable (offline, decommissioned), 503 unreachable, 504 no answer in time.',
     params: endpointParamSchema,
     body: {
       type: 'object',
-      required,
+      ...(required.length > 0 ? { required } : {}),
       additionalProperties: false,
-      properties: { path: { type: 'string', maxLength: 64 }, timeoutMs: timeoutSchema, ...bodyProperties },
+      properties: {
+        path: { type: 'string', maxLength: 64, description: 'an LwM2M path: /3, /3/0, /3/0/9, /3/0/6/1' },
+        timeoutMs: { ...timeoutSchema, description: "how long to wait for the device's answer" },
+        ...bodyProperties,
+      },
     },
     response: { 200: operationResultSchema, ...errorResponses },
   };
@@ -82,7 +90,7 @@ export function operationRoutes(app: FastifyInstance, commands: DeviceCommands):
 
   app.post<{ Params: Params; Body: { path: string; timeoutMs?: number } }>(
     '/api/v1/devices/:endpoint/read',
-    { schema: operationRoute({}, ['path']) },
+    { schema: operationRoute('Read an object, instance or resource', {}, ['path']) },
     async (req) => run(req.params.endpoint, { kind: 'read', path: LwM2mPath.parse(req.body.path) }, req.body.timeoutMs),
   );
 
@@ -90,7 +98,12 @@ export function operationRoutes(app: FastifyInstance, commands: DeviceCommands):
     '/api/v1/devices/:endpoint/write',
     {
       schema: operationRoute(
-        { value: {}, type: { type: 'string' }, mode: { type: 'string', enum: ['replace', 'update'] } },
+        'Write a resource (typed by the object registry, or by `type`)',
+        {
+          value: { description: 'the JSON value; an array for a multi-instance resource' },
+          type: { type: 'string', description: 'the resource type, for objects the registry does not know' },
+          mode: { type: 'string', enum: ['replace', 'update'] },
+        },
         ['path', 'value'],
       ),
     },
@@ -103,7 +116,7 @@ export function operationRoutes(app: FastifyInstance, commands: DeviceCommands):
 
   app.post<{ Params: Params; Body: { path: string; args?: string; timeoutMs?: number } }>(
     '/api/v1/devices/:endpoint/execute',
-    { schema: operationRoute({ args: { type: 'string', maxLength: 1024 } }, ['path']) },
+    { schema: operationRoute('Execute a resource (reboot /3/0/4, factory reset /3/0/5, …)', { args: { type: 'string', maxLength: 1024 } }, ['path']) },
     async (req) => {
       const operation: Operation = { kind: 'execute', path: LwM2mPath.parse(req.body.path) };
       if (req.body.args !== undefined) operation.args = req.body.args;
@@ -113,19 +126,19 @@ export function operationRoutes(app: FastifyInstance, commands: DeviceCommands):
 
   app.post<{ Params: Params; Body: { path?: string; timeoutMs?: number } }>(
     '/api/v1/devices/:endpoint/discover',
-    { schema: operationRoute({}, []) },
+    { schema: operationRoute('Discover objects, instances and resources with their attributes', {}, []) },
     async (req) => run(req.params.endpoint, { kind: 'discover', path: LwM2mPath.parse(req.body.path ?? '/') }, req.body.timeoutMs),
   );
 
   app.post<{ Params: Params; Body: { path: string; timeoutMs?: number } }>(
     '/api/v1/devices/:endpoint/observe',
-    { schema: operationRoute({}, ['path']) },
+    { schema: operationRoute('Observe a path: the current value now, later ones as device.notification events', {}, ['path']) },
     async (req) => run(req.params.endpoint, { kind: 'observe', path: LwM2mPath.parse(req.body.path) }, req.body.timeoutMs),
   );
 
   app.post<{ Params: Params; Body: { path: string; timeoutMs?: number } }>(
     '/api/v1/devices/:endpoint/cancel-observe',
-    { schema: operationRoute({}, ['path']) },
+    { schema: operationRoute('Stop observing a path', {}, ['path']) },
     async (req) => run(req.params.endpoint, { kind: 'cancel-observe', path: LwM2mPath.parse(req.body.path) }, req.body.timeoutMs),
   );
 
@@ -134,6 +147,7 @@ export function operationRoutes(app: FastifyInstance, commands: DeviceCommands):
     '/api/v1/devices/:endpoint/write-attributes',
     {
       schema: operationRoute(
+        'Write notification attributes (pmin, pmax, gt, lt, st; LwM2M 1.1 §5.1.2)',
         {
           attributes: {
             type: 'object',

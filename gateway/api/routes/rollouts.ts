@@ -3,6 +3,7 @@ import { DEFAULT_ROLLOUT_POLICY, DELIVERIES, parseCanary, type Delivery, Rollout
 import type { RolloutEngine, RolloutSummary } from '../../rollouts/rollout-engine.js';
 import type { RolloutDevice } from '../../rollouts/rollout-repository.js';
 import { ApiError, errorBodySchema } from '../errors.js';
+import { pageQuerySchema, pageSchema, type PageQuery } from '../pagination.js';
 
 interface CreateBody {
   firmware: string;
@@ -70,6 +71,8 @@ const rolloutSchema = {
   },
 } as const;
 
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+
 const rolloutDeviceSchema = {
   type: 'object',
   properties: {
@@ -118,14 +121,16 @@ export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void
     '/api/v1/rollouts',
     {
       schema: {
+        tags: ['rollouts'],
+        summary: 'Start a staged rollout of a firmware image to the devices a target selects',
         body: {
           type: 'object',
           required: ['firmware', 'target'],
           additionalProperties: false,
           properties: {
-            firmware: { type: 'string', minLength: 1 },
-            target: { type: 'string', minLength: 1, maxLength: 2048 },
-            canary: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 16 }] },
+            firmware: { type: 'string', minLength: 1, description: 'the image id, `name@version`' },
+            target: { type: 'string', minLength: 1, maxLength: 2048, description: 'a target expression (docs/targets.md)' },
+            canary: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 16 }], description: 'devices in the canary batch: a count or a share such as `5%`' },
             batch: { type: 'integer', minimum: 1 },
             successPct: { type: 'number', minimum: 0, maximum: 100 },
             maxConcurrent: { type: 'integer', minimum: 1 },
@@ -133,7 +138,7 @@ export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void
             abortFailurePct: { type: 'number', minimum: 0, maximum: 100 },
             abortMinDevices: { type: 'integer', minimum: 1 },
             timeoutSeconds: { type: 'integer', minimum: 1 },
-            deadline: { type: 'string' },
+            deadline: { type: 'string', description: 'an ISO time or a duration from now (90m, 2h, 1d)' },
             allowDowngrade: { type: 'boolean' },
             maxAttempts: { type: 'integer', minimum: 1, maximum: 20 },
             delivery: { type: 'string', enum: [...DELIVERIES] },
@@ -148,26 +153,60 @@ export function rolloutRoutes(app: FastifyInstance, engine: RolloutEngine): void
     },
   );
 
-  app.get('/api/v1/rollouts', { schema: { response: { 200: { type: 'object', properties: { items: { type: 'array', items: rolloutSchema } } } } } }, async () => ({
-    items: engine.list().map(rolloutView),
-  }));
-
-  app.get<{ Params: { id: string } }>('/api/v1/rollouts/:id', { schema: { response: { 200: rolloutSchema, 404: errorBodySchema } } }, async (req) => {
-    const s = engine.summary(req.params.id);
-    if (!s) throw new ApiError(404, 'not_found', `no rollout ${req.params.id}`);
-    return rolloutView(s);
-  });
-
-  app.get<{ Params: { id: string } }>(
-    '/api/v1/rollouts/:id/devices',
-    { schema: { response: { 200: { type: 'object', properties: { items: { type: 'array', items: rolloutDeviceSchema } } }, 404: errorBodySchema } } },
-    async (req) => ({ items: engine.devices(req.params.id).map(deviceView) }),
+  app.get<{ Querystring: PageQuery }>(
+    '/api/v1/rollouts',
+    {
+      schema: {
+        tags: ['rollouts'],
+        summary: 'List rollouts with their progress, newest first',
+        querystring: pageQuerySchema,
+        response: { 200: pageSchema(rolloutSchema), 400: errorBodySchema },
+      },
+    },
+    async (req) => {
+      const { offset, limit } = req.query;
+      const page = engine.listPage(offset, limit);
+      return { items: page.items.map(rolloutView), total: page.total, offset, limit };
+    },
   );
 
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/rollouts/:id',
+    { schema: { tags: ['rollouts'], summary: 'One rollout: state, policy, device counts by state', params: idParams, response: { 200: rolloutSchema, 404: errorBodySchema } } },
+    async (req) => {
+      const s = engine.summary(req.params.id);
+      if (!s) throw new ApiError(404, 'not_found', `no rollout ${req.params.id}`);
+      return rolloutView(s);
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: PageQuery }>(
+    '/api/v1/rollouts/:id/devices',
+    {
+      schema: {
+        tags: ['rollouts'],
+        summary: "A rollout's devices in target order: batch, state, Update Result, attempts",
+        params: idParams,
+        querystring: pageQuerySchema,
+        response: { 200: pageSchema(rolloutDeviceSchema), 400: errorBodySchema, 404: errorBodySchema },
+      },
+    },
+    async (req) => {
+      const { offset, limit } = req.query;
+      const page = engine.devicesPage(req.params.id, offset, limit);
+      return { items: page.items.map(deviceView), total: page.total, offset, limit };
+    },
+  );
+
+  const actionSummaries = {
+    pause: 'Pause a rollout: no device starts until it resumes',
+    resume: 'Resume a paused rollout',
+    cancel: 'Cancel a rollout: devices not started yet end cancelled',
+  } as const;
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post<{ Params: { id: string } }>(
       `/api/v1/rollouts/:id/${action}`,
-      { schema: { response: { 200: rolloutSchema, 404: errorBodySchema, 409: errorBodySchema } } },
+      { schema: { tags: ['rollouts'], summary: actionSummaries[action], params: idParams, response: { 200: rolloutSchema, 404: errorBodySchema, 409: errorBodySchema } } },
       async (req) => rolloutView(engine[action](req.params.id)),
     );
   }

@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { PUBLIC_ROUTE } from '../openapi.js';
 
 /**
  * `GET /api/v1/firmware/trust-anchor`: the public half of the operator's firmware-signing key,
@@ -13,8 +14,15 @@ export function trustAnchorRoutes(app: FastifyInstance, spkiDer: Uint8Array): vo
     '/api/v1/firmware/trust-anchor',
     {
       schema: {
+        tags: ['firmware'],
+        summary: "The operator's firmware-signing public key, for plain CoAP agents configured by hand",
+        security: PUBLIC_ROUTE,
         response: {
-          200: { type: 'object', required: ['algorithm', 'spkiDer', 'pem'], properties: { algorithm: { type: 'string' }, spkiDer: { type: 'string' }, pem: { type: 'string' } } },
+          200: {
+            type: 'object',
+            required: ['algorithm', 'spkiDer', 'pem'],
+            properties: { algorithm: { type: 'string' }, spkiDer: { type: 'string', description: 'SPKI DER, base64' }, pem: { type: 'string' } },
+          },
         },
       },
     },

@@ -58,15 +58,16 @@ export class BootstrapServer {
     respond(res, '2.04');
     const peer = { address: req.peer.address, port: req.peer.port };
     this.running.add(endpoint);
-    void this.provision(endpoint, peer)
+    // The bootstrap server's requests go back the way the Bootstrap-Request came.
+    void this.provision(endpoint, peer, req.via?.client ?? this.opts.client)
       .catch((err: unknown) => this.opts.log.warn({ endpoint, reason: (err as Error).message }, 'LwM2M bootstrap failed; the client will ask again'))
       .finally(() => this.running.delete(endpoint!));
   };
 
-  private async provision(endpoint: string, peer: CoapPeerAddress): Promise<void> {
+  private async provision(endpoint: string, peer: CoapPeerAddress, client: CoapClient): Promise<void> {
     const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
     const send = async (what: string, spec: Parameters<CoapClient['request']>[1], okCodes: string[]) => {
-      const res = await this.opts.client.request(peer, spec, { timeoutMs });
+      const res = await client.request(peer, spec, { timeoutMs });
       if (!okCodes.includes(res.code)) throw new Error(`${what}: the client answered ${res.code}${res.payload.length ? ` (${res.payload.toString('utf8').slice(0, 100)})` : ''}`);
       return res.code;
     };

@@ -10,6 +10,8 @@ export interface DmTarget {
   id: string;
   endpoint: string;
   peer: CoapPeerAddress;
+  /** The client that reaches the device (the endpoint it registered through); default the exchange's own. */
+  client?: CoapClient;
   profile: ClientProfile;
   /** Established observations by path; the exchange adds and removes them. */
   observations: Map<string, Observation>;
@@ -49,7 +51,7 @@ export class DmExchange {
       const observationId = `${target.id}:${key}`;
       const previous = target.observations.get(key);
       let sequence = 0;
-      const observation = await this.opts.client.observe(target.peer, spec, opts, (notification) => this.notification(target, operation, observationId, ++sequence, notification));
+      const observation = await (target.client ?? this.opts.client).observe(target.peer, spec, opts, (notification) => this.notification(target, operation, observationId, ++sequence, notification));
       target.answered();
       if (observation.established) {
         target.observations.set(key, observation);
@@ -66,7 +68,7 @@ export class DmExchange {
       target.answered();
       return answer && answer.success ? { code: ResultCode.CONTENT } : { code: ResultCode.CONTENT, message: 'observation forgotten; the client did not confirm' };
     }
-    const response = await this.opts.client.request(target.peer, spec, opts);
+    const response = await (target.client ?? this.opts.client).request(target.peer, spec, opts);
     target.answered();
     return resultOf(operation, response, profile);
   }

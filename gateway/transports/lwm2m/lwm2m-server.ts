@@ -22,13 +22,27 @@ export interface Lwm2mServerOptions {
   queueAwakeMs?: number;
   /** Added to the lifetime before a silent registration expires; default a tenth of it, 1 to 15 s. */
   expiryGraceMs?: number;
+  /**
+   * Whether an endpoint may register over the channel a request came by (plain CoAP, or DTLS
+   * with a PSK identity): undefined allows, a reason refuses (4.03). Default: every admitted endpoint.
+   */
+  authorize?: (endpoint: string, channel: RegistrationChannel) => string | undefined;
   now?: () => number;
+}
+
+/** How a client reached the server: its requests go back the same way, and later ones must come the same way. */
+export interface RegistrationChannel {
+  scheme: 'coap' | 'coaps';
+  pskIdentity?: string;
 }
 
 interface Registration {
   id: string;
   endpoint: string;
   peer: CoapPeerAddress;
+  /** The endpoint (plain CoAP or DTLS) the client registered through: requests to it go out there. */
+  client: CoapClient;
+  channel: RegistrationChannel;
   params: RegistrationParams;
   registeredAt: number;
   lastSeen: number;
@@ -85,6 +99,13 @@ export class Lwm2mServer implements DeviceLink {
       respondError(res, '4.03', 'endpoint not admitted');
       return;
     }
+    const channel = channelOf(req);
+    const refused = this.opts.authorize?.(params.endpoint, channel);
+    if (refused !== undefined) {
+      this.opts.log.warn({ endpoint: params.endpoint, peer: peerOf(req), scheme: channel.scheme, identity: channel.pskIdentity ?? null, reason: refused }, 'LwM2M registration refused');
+      respondError(res, '4.03', refused);
+      return;
+    }
     const previous = this.byEndpoint.get(params.endpoint);
     // A new registration replaces the old one (the client rebooted, or lost our answer).
     if (previous) this.forget(previous, 'registered again', false);
@@ -93,6 +114,8 @@ export class Lwm2mServer implements DeviceLink {
       id: randomBytes(6).toString('hex'),
       endpoint: params.endpoint,
       peer: { address: req.peer.address, port: req.peer.port },
+      client: req.via?.client ?? this.opts.client,
+      channel,
       params,
       registeredAt: now,
       lastSeen: now,
@@ -107,7 +130,7 @@ export class Lwm2mServer implements DeviceLink {
       ['Location-Path', Buffer.from('rd')],
       ['Location-Path', Buffer.from(registration.id)],
     ]);
-    this.opts.log.info({ endpoint: params.endpoint, lwm2m: params.lwm2mVersion, binding: params.binding, queue: params.queueMode, lifetime: params.lifetime, peer: peerOf(req) }, 'LwM2M client registered');
+    this.opts.log.info({ endpoint: params.endpoint, lwm2m: params.lwm2mVersion, binding: params.binding, queue: params.queueMode, lifetime: params.lifetime, peer: peerOf(req), scheme: channel.scheme }, 'LwM2M client registered');
     this.opts.handler.registered(params.endpoint, {
       transport: 'lwm2m',
       lwm2mVersion: params.lwm2mVersion,
@@ -127,6 +150,7 @@ export class Lwm2mServer implements DeviceLink {
       respondError(res, '4.04', 'no such registration');
       return;
     }
+    if (!this.sameChannel(registration, req, res)) return;
     const payload = req.raw.payload;
     const changes = parseUpdate(req.query, payload && payload.length > 0 ? this.links(req) : undefined, registration.params.rootPath);
     const p = registration.params;
@@ -157,9 +181,22 @@ export class Lwm2mServer implements DeviceLink {
       respondError(res, '4.04', 'no such registration');
       return;
     }
+    if (!this.sameChannel(registration, req, res)) return;
     respond(res, '2.02');
     this.opts.log.info({ endpoint: registration.endpoint, peer: peerOf(req) }, 'LwM2M client deregistered');
     this.forget(registration, 'de-registered', true);
+  }
+
+  /**
+   * An Update or De-register must come the way the Register did (over DTLS, in a session of the
+   * same identity): otherwise anyone who learnt a registration id could move or end it. 4.03.
+   */
+  private sameChannel(registration: Registration, req: CoapRequest, res: OutgoingMessage): boolean {
+    const channel = channelOf(req);
+    if (channel.scheme === registration.channel.scheme && channel.pskIdentity === registration.channel.pskIdentity) return true;
+    this.opts.log.warn({ endpoint: registration.endpoint, peer: peerOf(req), scheme: channel.scheme, identity: channel.pskIdentity ?? null }, 'LwM2M request on a registration made over another channel refused');
+    respondError(res, '4.03', 'not the channel this client registered over');
+    return false;
   }
 
   private links(req: CoapRequest): Link[] {
@@ -223,7 +260,7 @@ export class Lwm2mServer implements DeviceLink {
     return !!r && !this.isAwake(r);
   }
 
-  registration(endpoint: string): Readonly<Pick<Registration, 'id' | 'peer' | 'params' | 'registeredAt' | 'lastSeen'>> | undefined {
+  registration(endpoint: string): Readonly<Pick<Registration, 'id' | 'peer' | 'channel' | 'params' | 'registeredAt' | 'lastSeen'>> | undefined {
     return this.byEndpoint.get(endpoint);
   }
 
@@ -245,6 +282,7 @@ export class Lwm2mServer implements DeviceLink {
       id: registration.id,
       endpoint: registration.endpoint,
       peer: registration.peer,
+      client: registration.client,
       profile: { lwm2mVersion: registration.params.lwm2mVersion, announced: registration.params.announcedFormats, rootPath: registration.params.rootPath },
       observations: registration.observations,
       current: () => this.byId.get(registration.id) === registration,
@@ -291,6 +329,12 @@ export class Lwm2mServer implements DeviceLink {
     this.closed = true;
     for (const registration of [...this.byId.values()]) this.forget(registration, 'server stopped', false);
   }
+}
+
+function channelOf(req: CoapRequest): RegistrationChannel {
+  const via = req.via;
+  if (!via) return { scheme: 'coap' };
+  return via.pskIdentity === undefined ? { scheme: via.scheme } : { scheme: via.scheme, pskIdentity: via.pskIdentity };
 }
 
 function peerOf(req: CoapRequest): string {

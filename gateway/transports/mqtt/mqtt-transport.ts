@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes } from 'aedes';
 import type { Logger } from '../../../common/logger.js';
 import type { DeviceSessionHandler } from '../../device-link.js';
@@ -8,7 +9,7 @@ import { MqttDeviceLink } from './mqtt-device-link.js';
 import { PendingRequests } from './pending-requests.js';
 import { SessionTable } from './sessions.js';
 import { UplinkRouter } from './uplink-router.js';
-import { MqttTrafficMetering } from './traffic-metering.js';
+import { MqttTrafficMetering, downlinkEndpoint } from './traffic-metering.js';
 import type { TrafficMeter } from '../../traffic-meter.js';
 
 export interface MqttTransportOptions {
@@ -21,6 +22,8 @@ export interface MqttTransportOptions {
   log: Logger;
   /** Accounting: bytes and messages per device. */
   traffic?: TrafficMeter;
+  /** A second listener, MQTT over TLS, with this key and certificate chain (PEM). */
+  tls?: { port: number; key: Buffer; cert: Buffer };
 }
 
 /** The embedded aedes broker with edgedm's policy, and the DeviceLink that speaks through it. */
@@ -29,9 +32,11 @@ export class MqttTransport {
     readonly link: MqttDeviceLink,
     private readonly broker: Aedes,
     private readonly server: Server,
+    private readonly tlsServer: Server | undefined,
     private readonly sessions: SessionTable,
     private readonly pending: PendingRequests,
     private readonly connectRate: ConnectRateLimit,
+    private readonly messages: { in: number; out: number },
   ) {}
 
   static async start(opts: MqttTransportOptions): Promise<MqttTransport> {
@@ -48,6 +53,13 @@ export class MqttTransport {
     const broker = await Aedes.createBroker({ ...policy, concurrency: 0 });
     const link = new MqttDeviceLink(broker, sessions, pending, log);
     if (opts.traffic) new MqttTrafficMetering(broker, sessions, opts.traffic);
+    // PUBLISH packets as accounting counts them: from authenticated devices in, the gateway's requests and bootstrap answers out.
+    const messages = { in: 0, out: 0 };
+    broker.on('publish', (packet, client) => {
+      if (client) {
+        if (sessions.identityOf(client)) messages.in++;
+      } else if (downlinkEndpoint(packet.topic)) messages.out++;
+    });
 
     broker.on('clientReady', (client) => {
       sessions.open(client);
@@ -70,16 +82,19 @@ export class MqttTransport {
 
     await new UplinkRouter(broker, sessions, pending, opts.handler, { maxMessageBytes: opts.maxMessageBytes }, log).start();
 
-    const server = createServer(broker.handle);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port, opts.host, () => {
-        server.off('error', reject);
-        resolve();
+    const server = await listen(createServer(broker.handle), opts.port, opts.host);
+    let tlsServer: Server | undefined;
+    if (opts.tls) {
+      // The same broker and policy behind TLS: a device authenticates as on the plain port, its secret now encrypted on the wire.
+      const secure = createTlsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, broker.handle);
+      secure.on('tlsClientError', (err, socket) => log.debug({ err: err.message, remote: socket.remoteAddress }, 'mqtt tls handshake failed'));
+      tlsServer = await listen(secure, opts.tls.port, opts.host).catch(async (err: unknown) => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw err;
       });
-    });
-    const transport = new MqttTransport(link, broker, server, sessions, pending, connectRate);
-    log.info({ host: opts.host, port: transport.port }, 'mqtt broker listening');
+    }
+    const transport = new MqttTransport(link, broker, server, tlsServer, sessions, pending, connectRate, messages);
+    log.info({ host: opts.host, port: transport.port, tlsPort: transport.tlsPort ?? null }, 'mqtt broker listening');
     return transport;
   }
 
@@ -87,13 +102,24 @@ export class MqttTransport {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** The MQTT-over-TLS port; undefined without TLS. */
+  get tlsPort(): number | undefined {
+    return this.tlsServer ? (this.tlsServer.address() as AddressInfo).port : undefined;
+  }
+
   get connections(): number {
     return this.sessions.size;
   }
 
-  /** Open sessions, and CONNECTs let through and refused by the connection rate limit since the start. */
-  get stats(): { connections: number; connectsAdmitted: number; connectsRefused: number } {
-    return { connections: this.sessions.size, connectsAdmitted: this.connectRate.admitted, connectsRefused: this.connectRate.refused };
+  /** Open sessions, CONNECTs let through and refused by the connection rate limit, and PUBLISH packets in and out, since the start. */
+  get stats(): { connections: number; connectsAdmitted: number; connectsRefused: number; messagesIn: number; messagesOut: number } {
+    return {
+      connections: this.sessions.size,
+      connectsAdmitted: this.connectRate.admitted,
+      connectsRefused: this.connectRate.refused,
+      messagesIn: this.messages.in,
+      messagesOut: this.messages.out,
+    };
   }
 
   async close(): Promise<void> {
@@ -101,5 +127,16 @@ export class MqttTransport {
     this.connectRate.close();
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.tlsServer) await new Promise<void>((resolve) => this.tlsServer!.close(() => resolve()));
   }
+}
+
+function listen<S extends Server>(server: S, port: number, host: string): Promise<S> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }

@@ -7,6 +7,12 @@ import type { SessionTable } from './sessions.js';
 /** Topics the gateway publishes to a device: what counts as a message out. */
 const DOWNLINK_KINDS = new Set(['req', 'bs/res']);
 
+/** The device a gateway-published topic goes down to, or undefined when it is not a downlink message. */
+export function downlinkEndpoint(topic: string): string | undefined {
+  const parsed = parseTopic(topic);
+  return parsed && DOWNLINK_KINDS.has(parsed.kind) ? parsed.endpoint : undefined;
+}
+
 interface Metered {
   endpoint: string;
   socket: Socket;
@@ -48,8 +54,8 @@ export class MqttTrafficMetering {
         if (identity) this.meter.messages(identity.endpoint, 'mqtt', 'in');
         return;
       }
-      const topic = parseTopic(packet.topic);
-      if (topic && DOWNLINK_KINDS.has(topic.kind)) this.meter.messages(topic.endpoint, 'mqtt', 'out');
+      const endpoint = downlinkEndpoint(packet.topic);
+      if (endpoint) this.meter.messages(endpoint, 'mqtt', 'out');
     });
     meter.addSampler(() => this.sample());
   }

@@ -1,0 +1,79 @@
+import { api } from '../api';
+import { ago, time } from '../format';
+import { devicePath, Link } from '../router';
+import { Allowed } from '../session';
+import type { Alarm } from '../types';
+import { ActionButton, Badge, Empty } from './ui';
+
+const acknowledged = (a: Alarm) => (a.acknowledgedAt ? `${a.acknowledgedBy ?? '?'}, ${ago(a.acknowledgedAt)}` : '—');
+const cleared = (a: Alarm) => (a.clearedAt ? `${ago(a.clearedAt)}${a.clearReason ? ` (${a.clearReason})` : ''}` : '—');
+const history = (a: Alarm) => `raised ${time(a.raisedAt)}; acknowledged: ${acknowledged(a)}; cleared: ${cleared(a)}`;
+
+/** Alarms with their actions (acknowledge, clear) for an operator; the alarms view and a device's page share it. */
+export function AlarmTable({ alarms, compact = false, onChange }: { alarms: Alarm[]; compact?: boolean; onChange: (a: Alarm) => void }) {
+  if (alarms.length === 0) return <Empty>No alarm.</Empty>;
+  return (
+    <div class="table-wrap">
+      <table class="table" aria-label="alarms">
+        <thead>
+          <tr>
+            <th>Severity</th>
+            <th>State</th>
+            {!compact && <th>Device</th>}
+            <th>Rule</th>
+            {!compact && <th>Message</th>}
+            <th>Raised</th>
+            {!compact && <th>Acknowledged</th>}
+            {!compact && <th>Cleared</th>}
+            <Allowed role="operator">
+              <th />
+            </Allowed>
+          </tr>
+        </thead>
+        <tbody>
+          {alarms.map((a) => (
+            <tr data-alarm={a.id} class={`alarm-${a.state}`}>
+              <td>
+                <Badge value={a.severity} />
+              </td>
+              <td>
+                <Badge value={a.state} />
+              </td>
+              {!compact && (
+                <td>
+                  <Link href={devicePath(a.endpoint)}>{a.endpoint}</Link>
+                </td>
+              )}
+              {compact ? (
+                <td class="wrap" title={history(a)}>
+                  {a.ruleName}
+                  <div class="muted small">{a.message}</div>
+                </td>
+              ) : (
+                <>
+                  <td>{a.ruleName}</td>
+                  <td class="wrap">{a.message}</td>
+                </>
+              )}
+              <td title={time(a.raisedAt)}>{ago(a.raisedAt)}</td>
+              {!compact && <td>{acknowledged(a)}</td>}
+              {!compact && <td class="wrap">{cleared(a)}</td>}
+              <Allowed role="operator">
+                <td class="actions">
+                  {a.state === 'active' && (
+                    <ActionButton kind="primary" onClick={async () => onChange(await api.post<Alarm>(`/api/v1/alarms/${a.id}/acknowledge`))}>
+                      Acknowledge
+                    </ActionButton>
+                  )}
+                  {a.state !== 'cleared' && (
+                    <ActionButton onClick={async () => onChange(await api.post<Alarm>(`/api/v1/alarms/${a.id}/clear`))}>Clear</ActionButton>
+                  )}
+                </td>
+              </Allowed>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
