@@ -7,6 +7,7 @@ import type { Gateway } from '../../gateway/gateway.js';
 import { startCoapAgents, type CoapAgent } from '../support/coap-agents.js';
 import { startGateway, tempDir, testIdentities, testLog } from '../support/harness.js';
 import { freeUdpPort } from '../support/ports.js';
+import { runProcess } from '../support/process.js';
 
 /** libcoap's example programs (libcoap3-bin: coap-client-notls, coap-rd-notls), when installed. */
 const CLIENT = 'coap-client-notls';
@@ -15,20 +16,9 @@ const missing = [CLIENT, DIRECTORY].filter((bin) => (spawnSync(bin, ['-?'], { st
 const skip = missing.length > 0 ? `${missing.join(' and ')} not installed (apt-get install libcoap3-bin)` : false;
 
 /** Runs coap-client-notls to completion; stdout is the payload it received. */
-function coapClient(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(CLIENT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function coapClient(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { status, stdout, stderr } = await runProcess(CLIENT, args, { timeoutMs });
+  return { code: status, stdout, stderr };
 }
 
 /**
