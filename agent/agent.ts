@@ -25,8 +25,8 @@ export type AgentOptions = Omit<AgentConfig, 'host' | 'logLevel' | 'transport' |
   firmware?: AgentObjectsOptions['firmware'];
   /** LwM2M client tuning (queue mode, timers), when the agent speaks LwM2M. */
   lwm2m?: Pick<Lwm2mBindingOptions, 'queueMode' | 'queueAwakeMs' | 'updateIntervalMs' | 'requestTimeoutMs' | 'bootstrapTimeoutMs' | 'listen'>;
-  /** Plain CoAP tuning (registration lifetime, timers, listen address), when the agent speaks plain CoAP. */
-  coap?: Pick<CoapBindingOptions, 'lifetimeSeconds' | 'updateIntervalMs' | 'requestTimeoutMs' | 'listen' | 'transmission'>;
+  /** Plain CoAP tuning (registration lifetime, timers, listen address) and the DTLS PSK of a coaps:// directory, when the agent speaks plain CoAP. */
+  coap?: Pick<CoapBindingOptions, 'lifetimeSeconds' | 'updateIntervalMs' | 'requestTimeoutMs' | 'listen' | 'transmission' | 'psk'>;
 };
 
 /** Event Log (Object 20) LogClass values used by the agent (20.xml: 1 = system, 6 = security, …). */

@@ -25,8 +25,12 @@ export interface AgentConfig {
    */
   bootstrapServerUri: string;
   transport: AgentTransport;
-  /** Plain CoAP (`transport: coap`): the registration lifetime (`lt=`), seconds. */
-  coap: { lifetimeSeconds: number };
+  /**
+   * Plain CoAP (`transport: coap`): the registration lifetime (`lt=`), seconds; and, for a
+   * `coaps://` Resource Directory, the DTLS PSK the operator provisioned (`edgedm devices psk`):
+   * identity (UTF-8) and key (hex). Never logged.
+   */
+  coap: { lifetimeSeconds: number; pskIdentity: string | null; pskKey: string | null };
   /**
    * The operator's firmware-signing public key (PEM, or base64 of its SPKI DER). LwM2M and MQTT
    * agents receive it at bootstrap; a plain CoAP agent has no bootstrap and needs it here to
@@ -48,7 +52,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
   factorySecret: '',
   bootstrapServerUri: 'mqtt://127.0.0.1:1883',
   transport: 'auto',
-  coap: { lifetimeSeconds: 300 },
+  coap: { lifetimeSeconds: 300, pskIdentity: null, pskKey: null },
   firmwareTrustAnchor: null,
   tlsCaFile: null,
   stateDir: './.edgedm/agent',
@@ -61,13 +65,15 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
 export const AGENT_CONFIG_SPEC: ConfigSpec<AgentConfig> = {
   name: 'agent',
   defaults: DEFAULT_AGENT_CONFIG,
-  nullableStrings: ['firmwareTrustAnchor', 'tlsCaFile'],
+  nullableStrings: ['firmwareTrustAnchor', 'tlsCaFile', 'coap.pskIdentity', 'coap.pskKey'],
   env: {
     EDGEDM_ENDPOINT: { key: 'endpoint', type: 'string' },
     EDGEDM_FACTORY_SECRET: { key: 'factorySecret', type: 'string' },
     EDGEDM_BOOTSTRAP_SERVER_URI: { key: 'bootstrapServerUri', type: 'string' },
     EDGEDM_TRANSPORT: { key: 'transport', type: 'string' },
     EDGEDM_COAP_LIFETIME_SECONDS: { key: 'coap.lifetimeSeconds', type: 'integer' },
+    EDGEDM_COAP_PSK_IDENTITY: { key: 'coap.pskIdentity', type: 'string' },
+    EDGEDM_COAP_PSK_KEY: { key: 'coap.pskKey', type: 'string' },
     EDGEDM_FIRMWARE_TRUST_ANCHOR: { key: 'firmwareTrustAnchor', type: 'string' },
     EDGEDM_TLS_CA_FILE: { key: 'tlsCaFile', type: 'string' },
     EDGEDM_STATE_DIR: { key: 'stateDir', type: 'string' },
@@ -87,13 +93,17 @@ export const AGENT_CONFIG_SPEC: ConfigSpec<AgentConfig> = {
     if (!c.factorySecret && transport !== 'coap') {
       throw new ConfigError('the agent needs its factory secret: EDGEDM_FACTORY_SECRET, "factorySecret" in the file, or --factory-secret');
     }
-    if (!/^(mqtts?|coap):\/\/[^/]+/.test(c.bootstrapServerUri)) {
-      throw new ConfigError(`"bootstrapServerUri" must be an mqtt://, mqtts:// or coap:// (LwM2M, CoAP) URI, got "${c.bootstrapServerUri}"`);
+    if (!/^(mqtts?|coaps?):\/\/[^/]+/.test(c.bootstrapServerUri)) {
+      throw new ConfigError(`"bootstrapServerUri" must be an mqtt://, mqtts://, coap:// or coaps:// (LwM2M, CoAP) URI, got "${c.bootstrapServerUri}"`);
     }
     if ((transport === 'mqtt') !== /^mqtts?:/.test(c.bootstrapServerUri)) {
       throw new ConfigError(`"transport" ${transport} does not go with the server URI "${c.bootstrapServerUri}"`);
     }
     requirePositiveInteger('coap.lifetimeSeconds', c.coap.lifetimeSeconds, 10);
+    coapPskOf(c);
+    if (transport === 'coap' && c.bootstrapServerUri.startsWith('coaps:') && c.coap.pskKey === null) {
+      throw new ConfigError('a coaps:// Resource Directory needs the PSK the operator provisioned: "coap.pskIdentity" and "coap.pskKey" (EDGEDM_COAP_PSK_IDENTITY, EDGEDM_COAP_PSK_KEY)');
+    }
     if (c.firmwareTrustAnchor !== null) parseTrustAnchor(c.firmwareTrustAnchor);
     requirePositiveInteger('keepaliveSeconds', c.keepaliveSeconds, 1);
     requirePositiveInteger('reconnect.minDelayMs', c.reconnect.minDelayMs, 1);
@@ -128,16 +138,27 @@ export function parseTrustAnchor(text: string): Uint8Array {
  */
 export function agentTransportOptions(c: AgentConfig): {
   transport: Exclude<AgentTransport, 'auto'>;
-  coap: { lifetimeSeconds: number };
+  coap: { lifetimeSeconds: number; psk?: { identity: Buffer; key: Buffer } };
   firmwareTrustAnchor?: Uint8Array;
   tlsCa?: string;
 } {
+  const psk = coapPskOf(c);
   return {
     transport: resolveAgentTransport(c.transport, c.bootstrapServerUri),
-    coap: { lifetimeSeconds: c.coap.lifetimeSeconds },
+    coap: { lifetimeSeconds: c.coap.lifetimeSeconds, ...(psk ? { psk } : {}) },
     ...(c.firmwareTrustAnchor !== null ? { firmwareTrustAnchor: parseTrustAnchor(c.firmwareTrustAnchor) } : {}),
     ...(c.tlsCaFile !== null ? { tlsCa: readCa(c.tlsCaFile) } : {}),
   };
+}
+
+/** `coap.pskIdentity` and `coap.pskKey` (hex, 8–64 bytes): both or neither. Errors never quote the key. */
+function coapPskOf(c: AgentConfig): { identity: Buffer; key: Buffer } | undefined {
+  const { pskIdentity, pskKey } = c.coap;
+  if ((pskIdentity === null) !== (pskKey === null)) throw new ConfigError('"coap.pskIdentity" and "coap.pskKey" go together');
+  if (pskIdentity === null || pskKey === null) return undefined;
+  if (pskIdentity.length === 0 || Buffer.byteLength(pskIdentity, 'utf8') > 128) throw new ConfigError('"coap.pskIdentity" must be 1–128 bytes');
+  if (!/^([0-9a-f]{2}){8,64}$/i.test(pskKey)) throw new ConfigError('"coap.pskKey" must be 8–64 bytes in hex (as `edgedm devices psk` shows it)');
+  return { identity: Buffer.from(pskIdentity, 'utf8'), key: Buffer.from(pskKey, 'hex') };
 }
 
 function readCa(file: string): string {

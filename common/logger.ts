@@ -17,6 +17,7 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.key',
   '*.psk',
+  '*.pskKey',
   '*.initialAdminPassword',
   'auth.initialAdminPassword',
   '*.factorySecret',

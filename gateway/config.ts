@@ -40,8 +40,14 @@ export interface GatewayConfig {
     port: number;
     /** Plain CoAP devices: the Resource Directory (`/rd-core`, RFC 9176) and devices managed by address. */
     resourceDirectory: boolean;
-    /** CoAP over DTLS 1.2 with pre-shared keys (`coaps://`) on its own UDP port, same host, same routes. */
-    dtls: { enabled: boolean; port: number };
+    /**
+     * CoAP over DTLS 1.2 with pre-shared keys (`coaps://`) on its own UDP port, same host, same
+     * routes; and the LwM2M bootstrap server over DTLS on a second one (`bootstrapPort`), whose
+     * PSK identities are endpoint names with keys derived from factory secrets: a namespace of
+     * its own, apart from the DM server's per-device PSKs. Absent `bootstrapPort`: 5784, or a
+     * free port when `port` is 0.
+     */
+    dtls: { enabled: boolean; port: number; bootstrapPort?: number };
   };
   /** The LwM2M server and bootstrap server, on the CoAP endpoint (`/rd`, `/bs`). */
   lwm2m: {
@@ -58,6 +64,14 @@ export interface GatewayConfig {
     security?: 'nosec' | 'psk';
     /** The coaps:// DM server URI handed out with a PSK at bootstrap; null (or absent) derives it from the DTLS listener. */
     secureServerUri?: string | null;
+    /**
+     * `psk`: a device whose factory secret the gateway keeps sealed must bootstrap over DTLS
+     * (`coaps://…:{coap.dtls.bootstrapPort}/bs`, identity = endpoint name, key derived from the
+     * factory secret); plain `/bs` is refused 4.03 (devices imported before secrets were kept
+     * still bootstrap over plain CoAP). `nosec`: plain `/bs` is served to every device (the DTLS
+     * bootstrap server still runs when `coap.dtls.enabled`). null (or absent): as `security`.
+     */
+    bootstrapSecurity?: 'nosec' | 'psk' | null;
   };
   devices: {
     /** How long an operation on a device may take before the API answers 504. */
@@ -136,8 +150,8 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
   mqtt: { host: '127.0.0.1', port: 1883, maxMessageBytes: 256 * 1024, maxConnectsPerSecond: 500, tls: { enabled: false, port: 8883, certFile: null, keyFile: null } },
   api: { host: '127.0.0.1', port: 8080, tls: { enabled: false, certFile: null, keyFile: null } },
   auth: { initialAdminPassword: null, sessionHours: 12, passwordCost: 16 },
-  coap: { enabled: true, host: '127.0.0.1', port: 5683, resourceDirectory: true, dtls: { enabled: false, port: 5684 } },
-  lwm2m: { enabled: true, serverUri: null, queueAwakeMs: 93_000, security: 'nosec', secureServerUri: null },
+  coap: { enabled: true, host: '127.0.0.1', port: 5683, resourceDirectory: true, dtls: { enabled: false, port: 5684, bootstrapPort: 5784 } },
+  lwm2m: { enabled: true, serverUri: null, queueAwakeMs: 93_000, security: 'nosec', secureServerUri: null, bootstrapSecurity: null },
   devices: { requestTimeoutMs: 10_000, lifetimeSeconds: 300, resumeSessions: true },
   bootstrap: { serverUri: null },
   firmware: { baseUrl: null, coapBaseUrl: null, vendor: 'edgedm', maxImageBytes: 256 * 1024 * 1024 },
@@ -151,7 +165,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = Object.freeze({
 export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
   name: 'gateway',
   defaults: DEFAULT_GATEWAY_CONFIG,
-  nullableStrings: ['mqtt.tls.certFile', 'mqtt.tls.keyFile', 'api.tls.certFile', 'api.tls.keyFile', 'auth.initialAdminPassword', 'bootstrap.serverUri', 'firmware.baseUrl', 'firmware.coapBaseUrl', 'lwm2m.serverUri', 'lwm2m.secureServerUri'],
+  nullableStrings: ['mqtt.tls.certFile', 'mqtt.tls.keyFile', 'api.tls.certFile', 'api.tls.keyFile', 'auth.initialAdminPassword', 'bootstrap.serverUri', 'firmware.baseUrl', 'firmware.coapBaseUrl', 'lwm2m.serverUri', 'lwm2m.secureServerUri', 'lwm2m.bootstrapSecurity'],
   env: {
     EDGEDM_DATA_DIR: { key: 'dataDir', type: 'string' },
     EDGEDM_LOG_LEVEL: { key: 'logLevel', type: 'string' },
@@ -175,11 +189,13 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     EDGEDM_COAP_RESOURCE_DIRECTORY: { key: 'coap.resourceDirectory', type: 'boolean' },
     EDGEDM_COAP_DTLS: { key: 'coap.dtls.enabled', type: 'boolean' },
     EDGEDM_COAP_DTLS_PORT: { key: 'coap.dtls.port', type: 'integer' },
+    EDGEDM_COAP_DTLS_BOOTSTRAP_PORT: { key: 'coap.dtls.bootstrapPort', type: 'integer' },
     EDGEDM_LWM2M_ENABLED: { key: 'lwm2m.enabled', type: 'boolean' },
     EDGEDM_LWM2M_SERVER_URI: { key: 'lwm2m.serverUri', type: 'string' },
     EDGEDM_LWM2M_QUEUE_AWAKE_MS: { key: 'lwm2m.queueAwakeMs', type: 'integer' },
     EDGEDM_LWM2M_SECURITY: { key: 'lwm2m.security', type: 'string' },
     EDGEDM_LWM2M_SECURE_SERVER_URI: { key: 'lwm2m.secureServerUri', type: 'string' },
+    EDGEDM_LWM2M_BOOTSTRAP_SECURITY: { key: 'lwm2m.bootstrapSecurity', type: 'string' },
     EDGEDM_REQUEST_TIMEOUT_MS: { key: 'devices.requestTimeoutMs', type: 'integer' },
     EDGEDM_LIFETIME_SECONDS: { key: 'devices.lifetimeSeconds', type: 'integer' },
     EDGEDM_RESUME_SESSIONS: { key: 'devices.resumeSessions', type: 'boolean' },
@@ -231,6 +247,15 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
     if (c.coap.dtls.enabled && c.coap.dtls.port !== 0 && c.coap.dtls.port === c.coap.port) throw new ConfigError('"coap.dtls.port" must differ from "coap.port"');
     if (c.lwm2m.security !== undefined && c.lwm2m.security !== 'nosec' && c.lwm2m.security !== 'psk') throw new ConfigError(`"lwm2m.security" must be "nosec" or "psk", got "${String(c.lwm2m.security)}"`);
     if (c.lwm2m.security === 'psk' && !(c.coap.enabled && c.coap.dtls.enabled)) throw new ConfigError('"lwm2m.security": "psk" needs "coap.dtls.enabled": PSK devices register over DTLS');
+    if (c.coap.dtls.bootstrapPort !== undefined) {
+      requirePort('coap.dtls.bootstrapPort', c.coap.dtls.bootstrapPort);
+      if (c.coap.dtls.enabled && c.coap.dtls.bootstrapPort !== 0 && [c.coap.port, c.coap.dtls.port].includes(c.coap.dtls.bootstrapPort)) {
+        throw new ConfigError('"coap.dtls.bootstrapPort" must differ from "coap.port" and "coap.dtls.port"');
+      }
+    }
+    const bootstrapSecurity = c.lwm2m.bootstrapSecurity;
+    if (bootstrapSecurity != null && bootstrapSecurity !== 'nosec' && bootstrapSecurity !== 'psk') throw new ConfigError(`"lwm2m.bootstrapSecurity" must be "nosec" or "psk", got "${String(bootstrapSecurity)}"`);
+    if (bootstrapSecurity === 'psk' && !(c.coap.enabled && c.coap.dtls.enabled)) throw new ConfigError('"lwm2m.bootstrapSecurity": "psk" needs "coap.dtls.enabled": devices bootstrap over DTLS');
     if (c.lwm2m.secureServerUri != null && !/^coaps:\/\/[^/]+/.test(c.lwm2m.secureServerUri)) {
       throw new ConfigError(`"lwm2m.secureServerUri" must be a coaps:// URL, got "${c.lwm2m.secureServerUri}"`);
     }
@@ -251,4 +276,14 @@ export const GATEWAY_CONFIG_SPEC: ConfigSpec<GatewayConfig> = {
 
 export function loadGatewayConfig(sources: ConfigSources<GatewayConfig> = {}): GatewayConfig {
   return loadLayeredConfig(GATEWAY_CONFIG_SPEC, sources);
+}
+
+/** The UDP port of the LwM2M bootstrap server over DTLS: `coap.dtls.bootstrapPort`, else 5784 (a free port when `coap.dtls.port` is 0). */
+export function bootstrapDtlsPort(c: GatewayConfig): number {
+  return c.coap.dtls.bootstrapPort ?? (c.coap.dtls.port === 0 ? 0 : 5784);
+}
+
+/** Whether a device with a kept factory secret must bootstrap over DTLS: `lwm2m.bootstrapSecurity`, else `lwm2m.security`. */
+export function bootstrapSecurityOf(c: GatewayConfig): 'nosec' | 'psk' {
+  return c.lwm2m.bootstrapSecurity ?? c.lwm2m.security ?? 'nosec';
 }

@@ -18,7 +18,7 @@ import { ManagedCoapDevices } from './store/managed-coap-devices.js';
 import { ApiError } from './api/errors.js';
 import { ResourceDirectory } from './transports/coap/resource-directory.js';
 import { WellKnownCore } from './transports/coap/well-known-core.js';
-import type { GatewayConfig } from './config.js';
+import { bootstrapDtlsPort, bootstrapSecurityOf, type GatewayConfig } from './config.js';
 import { EventBus } from './events.js';
 import { MQTT_BINDING } from './fleet/bootstrap-grant.js';
 import { DeviceCommands } from './fleet/device-commands.js';
@@ -41,6 +41,7 @@ import { CoapsEndpoint } from './transports/coap/coaps-endpoint.js';
 import { DevicePsks } from './fleet/device-psks.js';
 import { DevicePskStore } from './store/device-psk-store.js';
 import { SealingKey } from './security/sealing-key.js';
+import { BootstrapPsks } from './fleet/bootstrap-psks.js';
 
 /** Who may use the northbound API, and what they did with it. */
 export interface Northbound {
@@ -80,6 +81,9 @@ export class Gateway {
     /** Per-device DTLS pre-shared keys. */
     readonly psks: DevicePsks,
     private readonly coaps: CoapsEndpoint | undefined,
+    /** LwM2M bootstrap keys derived from the kept factory secrets. */
+    readonly bootstrapPsks: BootstrapPsks,
+    private readonly bootstrapCoaps: CoapsEndpoint | undefined,
   ) {}
 
   static async start(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -103,17 +107,29 @@ export class Gateway {
     const operators = new OperatorService(db, { passwordCost: config.auth.passwordCost, sessionTtlMs: config.auth.sessionHours * 3600_000 });
     const audit = new AuditLog(db);
     let sealing: SealingKey | undefined;
+    // The sealing key is made on first use: a gateway that never stores a PSK or factory secret has none.
+    const sealingKey = () => (sealing ??= SealingKey.loadOrCreate(config.dataDir, log.child({ component: 'security' })));
     const psks = new DevicePsks({
-      // The sealing key is made on first use: a gateway that never stores a PSK has none.
-      store: new DevicePskStore(db, () => (sealing ??= SealingKey.loadOrCreate(config.dataDir, log.child({ component: 'security' })))),
+      store: new DevicePskStore(db, sealingKey),
       repository,
       log: log.child({ component: 'psk' }),
       required: config.lwm2m.security === 'psk',
       dtlsEnabled: config.coap.enabled && config.coap.dtls.enabled,
     });
+    const bootstrapPsks = new BootstrapPsks({
+      repository,
+      sealing: sealingKey,
+      log: log.child({ component: 'psk' }),
+      required: bootstrapSecurityOf(config) === 'psk',
+    });
+    if (config.lwm2m.enabled) bootstrapPsks.reportLegacy();
+    if (config.lwm2m.enabled && config.lwm2m.security === 'psk' && bootstrapSecurityOf(config) === 'nosec') {
+      log.warn('lwm2m.bootstrapSecurity is nosec: the DM server PSKs handed out at bootstrap cross the network in clear');
+    }
     let mqtt: MqttTransport | undefined;
     let coap: CoapNode | undefined;
     let coaps: CoapsEndpoint | undefined;
+    let bootstrapCoaps: CoapsEndpoint | undefined;
     let lwm2m: Lwm2mServer | undefined;
     let coapDevices: CoapDeviceLink | undefined;
     let rollouts: RolloutEngine | undefined;
@@ -176,6 +192,8 @@ export class Gateway {
           psks.onChange((endpoint, previous) => {
             if (previous) coaps?.closeSessions(previous.identity);
             lwm2m?.disconnect(endpoint, 'pre-shared key changed');
+            // A device managed by address is not ours to move: only registrations end.
+            if (coapDevices?.sourceOf(endpoint) === 'directory') coapDevices.disconnect(endpoint, 'pre-shared key changed');
           });
         }
         const wellKnown = new WellKnownCore();
@@ -183,12 +201,31 @@ export class Gateway {
         if (config.coap.resourceDirectory) {
           const rdLog = log.child({ component: 'coap-rd' });
           coapDevices = new CoapDeviceLink({ client: coap.client, handler: sessions, log: rdLog });
-          const directory = new ResourceDirectory({ link: coapDevices, handler: sessions, log: rdLog });
+          const directory = new ResourceDirectory({ link: coapDevices, handler: sessions, log: rdLog, authorize: (endpoint, channel) => psks.directoryRefusal(endpoint, channel) });
           coap.route(directory.path, directory.handle);
           wellKnown.add(directory.link);
+          // Over DTLS too: requests to a device that registered there go back through its session.
+          coaps?.node.route(directory.path, directory.handle);
+          coaps?.node.route('.well-known', wellKnown.handle);
         }
         if (config.lwm2m.enabled) {
           const lwm2mLog = log.child({ component: 'lwm2m' });
+          if (coaps) {
+            // The bootstrap server over DTLS on a port of its own: its identities (endpoint names,
+            // keys derived from factory secrets) are another namespace than the DM server's PSKs.
+            bootstrapCoaps = await CoapsEndpoint.start({
+              host: config.coap.host,
+              port: bootstrapDtlsPort(config),
+              log: log.child({ component: 'coaps-bootstrap' }),
+              pskOf: (identity) => bootstrapPsks.keyOf(identity),
+              onDatagram: (direction, peer, bytes) => {
+                management.ledger.datagram(direction, peer, bytes);
+                metrics.coapDatagram(direction, bytes);
+              },
+            });
+            // A re-imported or decommissioned device's sessions under its old secret end.
+            bootstrapPsks.onChange((endpoint) => bootstrapCoaps?.closeSessions(endpoint));
+          }
           lwm2m = new Lwm2mServer({
             client: coap.client,
             handler: sessions,
@@ -197,8 +234,10 @@ export class Gateway {
             authorize: (endpoint, channel) => psks.refusal(endpoint, channel),
           });
           coap.route('rd', lwm2m.handle);
-          // Bootstrap stays on plain CoAP (factory bootstrap); the DM server is on both endpoints.
-          coap.route('bs', new BootstrapServer({ client: coap.client, handler: sessions, log: lwm2mLog }).handle);
+          // The bootstrap server on plain CoAP (devices without a bootstrap PSK, unless it is required) and over DTLS.
+          const bootstrap = new BootstrapServer({ client: coap.client, handler: sessions, log: lwm2mLog, authorize: (endpoint, channel) => bootstrapPsks.refusal(endpoint, channel) });
+          coap.route('bs', bootstrap.handle);
+          bootstrapCoaps?.node.route('bs', bootstrap.handle);
           coaps?.node.route('rd', lwm2m.handle);
         }
       }
@@ -214,7 +253,7 @@ export class Gateway {
       sessions.deliverRegistrations();
       const managedCoap = new ManagedCoapDevices(db);
       if (coapDevices) restoreManagedCoapDevices(coapDevices, managedCoap, sessions, log);
-      const devices = new DeviceService(repository, commands, events, log.child({ component: 'devices' }));
+      const devices = new DeviceService(repository, commands, events, log.child({ component: 'devices' }), Date.now, bootstrapPsks);
       let apiBaseUrl = '';
       rollouts = new RolloutEngine({
         rollouts: new RolloutRepository(db),
@@ -291,17 +330,20 @@ export class Gateway {
         },
         psks,
         coaps,
+        bootstrapPsks,
+        bootstrapCoaps,
       );
       apiBaseUrl = gateway.apiUrl;
       rollouts.start();
       fleetCommands.start();
-      log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, coapPort: gateway.coapPort ?? null, coapsPort: coaps?.port ?? null, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
+      log.info({ mqttPort: gateway.mqttPort, api: gateway.apiUrl, coapPort: gateway.coapPort ?? null, coapsPort: coaps?.port ?? null, coapsBootstrapPort: bootstrapCoaps?.port ?? null, dataDir: config.dataDir, version: EDGEDM_VERSION }, 'gateway started');
       return gateway;
     } catch (err) {
       await fleetCommands?.close();
       await rollouts?.close();
       lwm2m?.close();
       coapDevices?.close();
+      await bootstrapCoaps?.close();
       await coaps?.close();
       await coap?.close();
       await mqtt?.close();
@@ -362,6 +404,16 @@ export class Gateway {
     return this.coaps?.url;
   }
 
+  /** `coaps://host:port` of the LwM2M bootstrap server over DTLS (`/bs`); undefined when DTLS or LwM2M is off. */
+  get coapsBootstrapUrl(): string | undefined {
+    return this.bootstrapCoaps?.url;
+  }
+
+  /** The bootstrap server's DTLS endpoint (its counters, sessions); undefined when it is off. */
+  get coapsBootstrapEndpoint(): CoapsEndpoint | undefined {
+    return this.bootstrapCoaps;
+  }
+
   /** The CoAP-over-DTLS endpoint (its DTLS counters, sessions); undefined when it is off. */
   get coapsEndpoint(): CoapsEndpoint | undefined {
     return this.coaps;
@@ -373,6 +425,7 @@ export class Gateway {
     await this.api.close();
     this.lwm2m?.close();
     this.coapDevices?.close();
+    await this.bootstrapCoaps?.close();
     await this.coaps?.close();
     await this.coap?.close();
     await this.mqtt.close();

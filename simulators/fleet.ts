@@ -179,7 +179,7 @@ function serverOf(opts: FleetOptions, index: number): Pick<AgentOptions, 'bootst
     case 'mqtt':
       return { bootstrapServerUri: servers.mqtt };
     case 'lwm2m':
-      return { bootstrapServerUri: servers.coap };
+      return { bootstrapServerUri: servers.lwm2m ?? servers.coap };
     case 'coap':
       // The agent finds the Resource Directory on the gateway's CoAP endpoint (rt=core.rd).
       return { transport: 'coap', bootstrapServerUri: servers.coap, ...(opts.firmwareTrustAnchor ? { firmwareTrustAnchor: opts.firmwareTrustAnchor } : {}) };

@@ -4,6 +4,8 @@ import { TRANSPORTS, isTransportKind, type TransportKind } from '../protocol/sta
 export interface SimulatedServers {
   mqtt: string;
   coap: string;
+  /** The LwM2M devices' bootstrap server when it is not `coap`: the gateway's `coaps://` bootstrap endpoint (DTLS). */
+  lwm2m?: string;
 }
 
 /** The transports of a fleet, dealt out in turn: device i speaks `kinds[i % kinds.length]`. */

@@ -1,4 +1,5 @@
 import type { Logger } from '../../common/logger.js';
+import { deriveBootstrapPsk } from '../../protocol/bootstrap-psk.js';
 import { ResultCode } from '../../protocol/model/index.js';
 import { defaultObjectRegistry, ObjectId, SecurityResource } from '../../protocol/model/objects/index.js';
 import type { StateStore } from '../state/state-store.js';
@@ -45,7 +46,9 @@ export class SecurityObject extends PersistedObject<StoredInstance> {
     bootstrap.set(SecurityResource.SECURITY_MODE, 0);
     bootstrap.set(SecurityResource.PUBLIC_KEY_OR_IDENTITY, utf8(factory.endpoint));
     bootstrap.set(SecurityResource.SERVER_PUBLIC_KEY, new Uint8Array(0));
-    bootstrap.set(SecurityResource.SECRET_KEY, utf8(factory.secret));
+    // Over DTLS (coaps://) the LwM2M bootstrap account's key is derived from the factory secret
+    // (the gateway derives the same); elsewhere it is the secret, which the MQTT factory login presents.
+    bootstrap.set(SecurityResource.SECRET_KEY, /^coaps:/i.test(factory.bootstrapServerUri) ? new Uint8Array(deriveBootstrapPsk(factory.secret)) : utf8(factory.secret));
     this.instances.delete(BOOTSTRAP_INSTANCE_ID);
     this.add(bootstrap);
   }

@@ -82,7 +82,7 @@ export function registerDeviceCommands(program: Command): void {
 
   devices
     .command('psk <endpoint>')
-    .description('set a device\'s DTLS pre-shared key (LwM2M over coaps://); the key is shown this once. With one already set: --rotate, --remove or --show')
+    .description('set a device\'s DTLS pre-shared key (LwM2M, or a plain CoAP device\'s Resource Directory, over coaps://); the key is shown this once. With one already set: --rotate, --remove or --show')
     .option('--rotate', 'replace the key the device has (it gets the new one at its next bootstrap, which the refused handshake sends it to)')
     .option('--identity <identity>', 'the PSK identity (default: the endpoint name)')
     .option('--key <hex>', 'the key, hex, 8–64 bytes (default: 16 random bytes)')

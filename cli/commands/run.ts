@@ -179,7 +179,7 @@ export function registerRunCommands(program: Command): void {
     .option('-n, --count <n>', 'number of devices', wholeNumber('count'), 20)
     .option('--prefix <prefix>', 'endpoint name prefix', 'sim')
     .option('--transport <kinds>', 'mqtt, lwm2m, coap, a list dealt out in turn (e.g. mqtt,lwm2m) or mixed (all three); default: by --server\'s scheme')
-    .option('--server <uri>', 'MQTT bootstrap server (a coap:// URI here means an LwM2M fleet)', 'mqtt://127.0.0.1:1883')
+    .option('--server <uri>', 'MQTT bootstrap server (a coap:// or coaps:// URI here means an LwM2M fleet, bootstrapping over DTLS with coaps://)', 'mqtt://127.0.0.1:1883')
     .option('--coap-server <uri>', 'the gateway\'s CoAP endpoint: LwM2M bootstrap server and CoAP Resource Directory', 'coap://127.0.0.1:5683')
     .option('--tls-ca <file>', 'the devices trust this CA (PEM) for an mqtts:// --server: the gateway\'s <data>/tls/ca.pem')
     .option('--state <dir>', 'where the simulated devices keep their state', '.edgedm/sim')
@@ -213,9 +213,10 @@ export function registerRunCommands(program: Command): void {
         const result = await api.post<{ created: number; updated: number }>('/api/v1/devices/import', csv, 'text/csv');
         log.info(result, 'factory identities registered with the gateway');
       }
-      const kinds = parseTransportFlag(o.transport ?? (o.server.startsWith('coap://') ? 'lwm2m' : 'mqtt'));
+      const kinds = parseTransportFlag(o.transport ?? (/^coaps?:\/\//.test(o.server) ? 'lwm2m' : 'mqtt'));
       const firmwareTrustAnchor = kinds.includes('coap') ? await trustAnchorFrom(api) : undefined;
-      const servers = { mqtt: o.server, coap: o.server.startsWith('coap://') ? o.server : o.coapServer };
+      // A coaps:// --server is the LwM2M bootstrap server over DTLS (the devices derive its key from their factory secrets).
+      const servers = { mqtt: o.server, coap: o.server.startsWith('coap://') ? o.server : o.coapServer, ...(o.server.startsWith('coaps://') ? { lwm2m: o.server } : {}) };
       const fleet = startSimFleet({
         identities,
         transports: { kinds, servers },
@@ -255,10 +256,10 @@ export function registerRunCommands(program: Command): void {
     .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mixed')
     .option('--no-drift', 'keep the devices\' battery, memory, signal and link quality where they start')
     .option('--drift-speed <x>', 'simulated time per real time of the drift (default 10: an hour of it in 6 minutes, so the charts move)', driftSpeed, 10)
-    .option('--secure', 'secure transports: MQTT devices over TLS (mqtt.tls.port, 8883), trusting the gateway\'s local CA; LwM2M devices over DTLS with a PSK from bootstrap (coap.dtls.port, 5684)')
+    .option('--secure', 'secure transports: MQTT devices over TLS (mqtt.tls.port, 8883), trusting the gateway\'s local CA; LwM2M devices bootstrap over DTLS (coap.dtls.bootstrapPort, 5784) and register over DTLS with the PSK it gives them (coap.dtls.port, 5684)')
     .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string; drift: boolean; driftSpeed: number; secure?: boolean }) => {
       const config = withDemoMonitoring(loadGateway({ ...flags, ...(flags.secure ? { mqttTls: true } : {}), logLevel: flags.logLevel ?? 'warn' }), DEFAULT_GATEWAY_CONFIG);
-      // --secure: LwM2M devices get a PSK at bootstrap and register over DTLS (coaps://).
+      // --secure: LwM2M devices bootstrap over DTLS, get a PSK there and register over DTLS (coaps://).
       if (flags.secure && config.coap.enabled && config.lwm2m.enabled) Object.assign(config, { coap: { ...config.coap, dtls: { ...config.coap.dtls, enabled: true } }, lwm2m: { ...config.lwm2m, security: 'psk' } });
       const log = createLogger({ level: config.logLevel });
       const gateway = await Gateway.start(config, log);
@@ -275,7 +276,7 @@ export function registerRunCommands(program: Command): void {
       const mqttsUrl = gateway.mqttsUrl;
       const fleet = SimulatedFleet.start({
         identities,
-        transports: { kinds, servers: { mqtt: mqttsUrl ?? gateway.mqttUrl, coap: coapUrl ?? '' } },
+        transports: { kinds, servers: { mqtt: mqttsUrl ?? gateway.mqttUrl, coap: coapUrl ?? '', ...(flags.secure && gateway.coapsBootstrapUrl ? { lwm2m: gateway.coapsBootstrapUrl } : {}) } },
         ...(firmwareTrustAnchor ? { firmwareTrustAnchor } : {}),
         ...(mqttsUrl && gateway.localCaFile ? { tlsCa: readFileSync(gateway.localCaFile, 'utf8') } : {}),
         stateDir,
@@ -300,7 +301,8 @@ export function registerRunCommands(program: Command): void {
           `  fleet        ${describeTransports(kinds, flags.count)}`,
           `  MQTT broker  ${gateway.mqttUrl}${mqttsUrl ? `, over TLS ${mqttsUrl} (CA ${gateway.localCaFile})` : ''}`,
           ...(coapUrl ? [`  CoAP/LwM2M   ${coapUrl}   (LwM2M /bs and /rd, CoAP Resource Directory, firmware /fw)`] : []),
-          ...(gateway.coapsUrl ? [`  CoAP/DTLS    ${gateway.coapsUrl}   (LwM2M /rd and /fw; LwM2M devices get a PSK at bootstrap)`] : []),
+          ...(gateway.coapsUrl ? [`  CoAP/DTLS    ${gateway.coapsUrl}   (LwM2M /rd, Resource Directory /rd-core, firmware /fw; LwM2M devices get a PSK at bootstrap)`] : []),
+          ...(gateway.coapsBootstrapUrl ? [`  LwM2M BS     ${gateway.coapsBootstrapUrl}   (LwM2M bootstrap over DTLS, /bs: PSK identity = endpoint, key derived from the factory secret)`] : []),
           `  web portal   ${api}/   log in as ${admin}`,
           `  REST API     ${api}/api/v1   (OpenAPI: ${api}/api/docs, health: ${api}/healthz)`,
           `  data         ${resolve(config.dataDir)}`,

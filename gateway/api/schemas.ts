@@ -21,6 +21,7 @@ export const deviceSchema = {
     groups: { type: 'array', items: { type: 'string' } },
     objects: { type: 'array', items: { type: 'string' } },
     hasCredential: { type: 'boolean' },
+    hasBootstrapPsk: { type: 'boolean', description: 'the factory secret is kept sealed, so the device can bootstrap LwM2M over DTLS; false for devices imported before' },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
     decommissionedAt: { type: ['string', 'null'], format: 'date-time' },

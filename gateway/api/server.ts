@@ -102,7 +102,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   deviceRoutes(app, deps.devices);
   groupRoutes(app, deps.repository);
   operationRoutes(app, deps.commands);
-  eventRoutes(app, deps.events);
+  eventRoutes(app, deps.events, deps.operators);
   firmwareRoutes(app, deps.firmware, deps.firmwareOptions);
   firmwareDownloadRoutes(app, deps.firmware);
   rolloutRoutes(app, deps.rollouts);

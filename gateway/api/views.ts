@@ -23,6 +23,7 @@ export function deviceView(d: DeviceRecord) {
     groups: d.groups,
     objects: d.objectLinks.map((l) => l.target),
     hasCredential: d.credentialHash !== null,
+    hasBootstrapPsk: d.hasBootstrapPsk,
     createdAt: iso(d.createdAt)!,
     updatedAt: iso(d.updatedAt)!,
     decommissionedAt: iso(d.decommissionedAt),

@@ -126,13 +126,26 @@ export class DevicePsks {
    * with no PSK may, and only when PSK is not required.
    */
   refusal(endpoint: string, channel: Channel): string | undefined {
+    return this.refusalOf(endpoint, channel, this.opts.required);
+  }
+
+  /**
+   * The same for a plain CoAP device registering with the Resource Directory: it has no
+   * bootstrap to be given a PSK, so only a device the operator gave one must use DTLS, whatever
+   * `lwm2m.security` says.
+   */
+  directoryRefusal(endpoint: string, channel: Channel): string | undefined {
+    return this.refusalOf(endpoint, channel, false);
+  }
+
+  private refusalOf(endpoint: string, channel: Channel, required: boolean): string | undefined {
     const psk = this.opts.store.get(endpoint);
     if (channel.scheme === 'coaps') {
       if (!psk || channel.pskIdentity !== psk.identity) return 'the DTLS session is not authenticated as this endpoint';
       return undefined;
     }
     if (psk) return 'this endpoint must register over DTLS (coaps) with its pre-shared key';
-    if (this.opts.required) return 'this server requires DTLS (coaps) with a pre-shared key';
+    if (required) return 'this server requires DTLS (coaps) with a pre-shared key';
     return undefined;
   }
 

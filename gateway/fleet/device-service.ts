@@ -6,6 +6,12 @@ import type { DeviceRecord, DeviceRepository } from '../store/device-repository.
 import type { DeviceCommands } from './device-commands.js';
 import type { FactoryIdentity } from './factory-import.js';
 
+/** Keeps factory secrets sealed (for the LwM2M bootstrap PSK) and hears when they are replaced or revoked. */
+export interface FactorySecretKeeper {
+  seal(endpoint: string, secret: string): Buffer;
+  changed(endpoints: readonly string[]): void;
+}
+
 export interface DevicePage {
   items: DeviceRecord[];
   total: number;
@@ -21,6 +27,8 @@ export class DeviceService {
     private readonly events: EventBus,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** Without it only the SHA-256 of each factory secret is kept (no LwM2M bootstrap PSK). */
+    private readonly secrets?: FactorySecretKeeper,
   ) {}
 
   /** Throws TargetSyntaxError for a bad expression. */
@@ -39,6 +47,7 @@ export class DeviceService {
       rows.map((r) => ({
         endpoint: r.endpoint,
         factorySecretHash: hashSecret(r.secret),
+        ...(this.secrets ? { factorySecretSealed: this.secrets.seal(r.endpoint, r.secret) } : {}),
         ...(r.model ? { model: r.model } : {}),
         tags: r.tags,
         groups: r.groups,
@@ -46,6 +55,7 @@ export class DeviceService {
       this.now(),
     );
     this.log.info(result, 'imported factory identities');
+    this.secrets?.changed(rows.map((r) => r.endpoint));
     return result;
   }
 
@@ -54,6 +64,7 @@ export class DeviceService {
     const previous = this.repo.get(endpoint)?.status ?? null;
     const at = this.now();
     this.repo.decommission(endpoint, at);
+    this.secrets?.changed([endpoint]);
     this.commands.disconnect(endpoint, 'decommissioned');
     this.events.publish({ type: 'device.status', endpoint, status: 'decommissioned', previous, at });
     this.log.info({ endpoint }, 'device decommissioned');

@@ -106,8 +106,11 @@ export class OperatorService {
     return { items: this.store.list(offset, limit).map(toOperator), total: this.store.count() };
   }
 
-  /** Changes a role or password; a changed password ends the operator's login sessions. */
-  async update(username: string, changes: { role?: Role; password?: string }): Promise<Operator> {
+  /**
+   * Changes a role or password; a changed password ends the operator's login sessions, but the
+   * one `keepSession` names (an operator changing its own password stays logged in there).
+   */
+  async update(username: string, changes: { role?: Role; password?: string }, keepSession?: string): Promise<Operator> {
     const current = this.get(username);
     if (changes.role !== undefined && !isRole(changes.role)) throw new OperatorError('invalid', `unknown role ${String(changes.role)}`);
     if (changes.role && changes.role !== 'admin' && current.role === 'admin' && this.store.countByRole('admin') === 1) {
@@ -120,7 +123,7 @@ export class OperatorService {
       passwordHash = await hashPassword(changes.password, this.passwordCost);
     }
     this.store.update(current.username, { ...(changes.role ? { role: changes.role } : {}), ...(passwordHash ? { passwordHash } : {}) }, Date.now());
-    if (passwordHash) this.store.deleteSessions(current.username);
+    if (passwordHash) this.store.deleteSessions(current.username, keepSession ?? null);
     return this.get(current.username);
   }
 
@@ -172,6 +175,11 @@ export class OperatorService {
       this.store.touchToken(row.id, now);
     }
     return { username: row.username, role: row.role, tokenId: row.id, tokenKind: row.kind };
+  }
+
+  /** Whether a token still works (not revoked, not expired, its operator not deleted): long-lived streams check it. */
+  stillValid(tokenId: string, now = Date.now()): boolean {
+    return this.store.tokenExists(tokenId, now);
   }
 
   tokens(username?: string, kind?: TokenKind): TokenInfo[] {

@@ -105,8 +105,13 @@ export class OperatorStore {
     return this.sql('DELETE FROM api_tokens WHERE username = ? AND name = ?').run(username, name).changes;
   }
 
-  deleteSessions(username: string): number {
-    return this.sql(`DELETE FROM api_tokens WHERE username = ? AND kind = 'session'`).run(username).changes;
+  /** Ends an operator's login sessions, but `except` (the one asking, when it changes its own password). */
+  deleteSessions(username: string, except: string | null = null): number {
+    return this.sql(`DELETE FROM api_tokens WHERE username = ? AND kind = 'session' AND id IS NOT ?`).run(username, except).changes;
+  }
+
+  tokenExists(id: string, now: number): boolean {
+    return this.sql('SELECT 1 FROM api_tokens WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)').get(id, now) !== undefined;
   }
 
   deleteExpired(now: number): number {

@@ -12,6 +12,8 @@ export interface DeviceRecord {
   status: DeviceStatus;
   transport: TransportKind | null;
   factorySecretHash: string | null;
+  /** Whether the factory secret is kept (sealed), so the device has an LwM2M bootstrap PSK; false for devices imported before. */
+  hasBootstrapPsk: boolean;
   credentialHash: string | null;
   credentialIssuedAt: number | null;
   lwm2mVersion: string | null;
@@ -46,6 +48,8 @@ export interface DeviceInfo {
 export interface FactoryIdentityRow {
   endpoint: string;
   factorySecretHash: string;
+  /** The factory secret sealed (SealingKey); absent: not kept (the device has no bootstrap PSK). */
+  factorySecretSealed?: Buffer;
   model?: string;
   tags: string[];
   groups: string[];
@@ -81,6 +85,7 @@ interface DeviceRow {
   status: string;
   transport: string | null;
   factory_secret_hash: string | null;
+  factory_secret_sealed: Buffer | null;
   credential_hash: string | null;
   credential_issued_at: number | null;
   lwm2m_version: string | null;
@@ -125,11 +130,11 @@ export class DeviceRepository {
       allTags: db.prepare<[], { endpoint: string; tag: string }>('SELECT endpoint, tag FROM device_tags ORDER BY endpoint, tag'),
       allGroups: db.prepare<[], { endpoint: string; group_name: string }>('SELECT endpoint, group_name FROM device_groups ORDER BY endpoint, group_name'),
       insert: db.prepare(
-        `INSERT INTO devices (endpoint, status, factory_secret_hash, model, created_at, updated_at)
-         VALUES (@endpoint, 'offline', @factorySecretHash, @model, @at, @at)`,
+        `INSERT INTO devices (endpoint, status, factory_secret_hash, factory_secret_sealed, model, created_at, updated_at)
+         VALUES (@endpoint, 'offline', @factorySecretHash, @factorySecretSealed, @model, @at, @at)`,
       ),
       reimport: db.prepare(
-        `UPDATE devices SET factory_secret_hash = @factorySecretHash, model = COALESCE(@model, model), updated_at = @at,
+        `UPDATE devices SET factory_secret_hash = @factorySecretHash, factory_secret_sealed = @factorySecretSealed, model = COALESCE(@model, model), updated_at = @at,
            status = CASE WHEN status = 'decommissioned' THEN 'offline' ELSE status END, decommissioned_at = NULL
          WHERE endpoint = @endpoint`,
       ),
@@ -141,6 +146,7 @@ export class DeviceRepository {
       removeGroup: db.prepare('DELETE FROM device_groups WHERE endpoint = ? AND group_name = ?'),
       clearGroups: db.prepare('DELETE FROM device_groups WHERE endpoint = ?'),
       touchUpdated: db.prepare('UPDATE devices SET updated_at = ? WHERE endpoint = ?'),
+      sealedSecret: db.prepare<[string], { factory_secret_sealed: Buffer | null }>('SELECT factory_secret_sealed FROM devices WHERE endpoint = ?'),
     };
   }
 
@@ -174,7 +180,7 @@ export class DeviceRepository {
     let updated = 0;
     this.db.transaction(() => {
       for (const r of rows) {
-        const params = { endpoint: r.endpoint, factorySecretHash: r.factorySecretHash, model: r.model ?? null, at };
+        const params = { endpoint: r.endpoint, factorySecretHash: r.factorySecretHash, factorySecretSealed: r.factorySecretSealed ?? null, model: r.model ?? null, at };
         if (this.stmt.get.get(r.endpoint)) {
           this.stmt.reimport.run(params);
           updated++;
@@ -187,6 +193,18 @@ export class DeviceRepository {
       }
     })();
     return { created, updated };
+  }
+
+  /** The device's factory secret as sealed at import; undefined when it was not kept (or the device is decommissioned). */
+  sealedFactorySecret(endpoint: string): Buffer | undefined {
+    return this.stmt.sealedSecret.get(endpoint)?.factory_secret_sealed ?? undefined;
+  }
+
+  /** Devices in service whose factory secret was not kept (imported before it was): no bootstrap PSK. */
+  countWithoutSealedFactorySecret(): number {
+    return this.db
+      .prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM devices WHERE status != 'decommissioned' AND factory_secret_hash IS NOT NULL AND factory_secret_sealed IS NULL`)
+      .get()!.n;
   }
 
   setOperationalCredential(endpoint: string, credentialHash: string, at: number): void {
@@ -312,7 +330,7 @@ export class DeviceRepository {
   decommission(endpoint: string, at: number): void {
     this.update(
       endpoint,
-      `status = 'decommissioned', credential_hash = NULL, credential_issued_at = NULL, factory_secret_hash = NULL,
+      `status = 'decommissioned', credential_hash = NULL, credential_issued_at = NULL, factory_secret_hash = NULL, factory_secret_sealed = NULL,
        decommissioned_at = ?, updated_at = ?`,
       [at, at],
     );
@@ -358,6 +376,7 @@ function toRecord(row: DeviceRow, tags: string[], groups: string[]): DeviceRecor
     status: row.status as DeviceStatus,
     transport: row.transport as TransportKind | null,
     factorySecretHash: row.factory_secret_hash,
+    hasBootstrapPsk: row.factory_secret_sealed !== null,
     credentialHash: row.credential_hash,
     credentialIssuedAt: row.credential_issued_at,
     lwm2mVersion: row.lwm2m_version,

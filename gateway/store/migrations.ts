@@ -322,6 +322,12 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 11,
+    name: 'factory secrets kept sealed, for the LwM2M bootstrap PSK',
+    // NULL for devices imported before: they keep bootstrapping as they did (hash only).
+    sql: `ALTER TABLE devices ADD COLUMN factory_secret_sealed BLOB;`,
+  },
 ];
 
 /** Applies the pending migrations; returns the versions applied. Refuses a database from a newer release. */

@@ -128,7 +128,8 @@ describe('LwM2M over DTLS with per-device pre-shared keys (lwm2m.security: psk)'
     // The third device is not in the fleet: the test plays it with raw datagrams.
     fleet = SimulatedFleet.start({
       identities: [a, b],
-      bootstrapServerUri: gateway.coapUrl!,
+      // With lwm2m.security: psk, devices whose factory secret the gateway keeps bootstrap over DTLS too.
+      bootstrapServerUri: gateway.coapsBootstrapUrl!,
       stateDir: `${dir.path}/devices`,
       reconnect: { minDelayMs: 50, maxDelayMs: 400 },
       log: fleetLogs.log,
@@ -141,7 +142,7 @@ describe('LwM2M over DTLS with per-device pre-shared keys (lwm2m.security: psk)'
     dir.remove();
   });
 
-  test('bootstrap over plain CoAP hands out a PSK and a coaps:// server; the agent registers over DTLS with it', async () => {
+  test('bootstrap (over DTLS) hands out a PSK and a coaps:// server; the agent registers over DTLS with it', async () => {
     assert.match(gateway.coapsUrl!, /^coaps:\/\/127\.0\.0\.1:\d+$/);
     for (const id of [a, b]) {
       const registration = gateway.lwm2m!.registration(id.endpoint);

@@ -124,6 +124,34 @@ describe('operator accounts: authentication, roles, tokens, audit', () => {
     assert.equal((await request(gateway, 'POST', '/api/v1/auth/login', {}, { username: 'paula', password: 'paulas-new-password' })).status, 401);
   });
 
+  test('changing one\'s own password ends the other sessions, not the one asking', async () => {
+    await tokenWithRole(gateway, 'operator', 'petra');
+    const login = async (password: string) => (await request(gateway, 'POST', '/api/v1/auth/login', {}, { username: 'petra', password })).body.token as string;
+    const here = await login('a-test-password');
+    const elsewhere = await login('a-test-password');
+    const wrong = await request(gateway, 'POST', '/api/v1/auth/password', bearer(here), { currentPassword: 'not-it', newPassword: 'petras-new-password' });
+    assert.equal(wrong.status, 403);
+    const changed = await request(gateway, 'POST', '/api/v1/auth/password', bearer(here), { currentPassword: 'a-test-password', newPassword: 'petras-new-password' });
+    assert.equal(changed.status, 204);
+    assert.equal((await request(gateway, 'GET', '/api/v1/auth/me', bearer(here))).status, 200, 'the session that changed it stays');
+    assert.equal((await request(gateway, 'GET', '/api/v1/auth/me', bearer(elsewhere))).status, 401, 'the others end');
+    assert.equal((await request(gateway, 'POST', '/api/v1/auth/login', {}, { username: 'petra', password: 'petras-new-password' })).status, 200);
+  });
+
+  test('an open event stream ends when its token is revoked', async () => {
+    const created = await api<{ token: string; info: { id: string } }>(gateway, 'POST', '/api/v1/tokens', { name: 'stream' });
+    const res = await fetch(`${gateway.apiUrl}/api/v1/events`, { headers: bearer(created.body.token) });
+    assert.equal(res.status, 200);
+    const ended = (async () => {
+      for await (const _chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        // events and heartbeats until the gateway closes the stream
+      }
+      return true;
+    })();
+    assert.equal((await api(gateway, 'DELETE', `/api/v1/tokens/${created.body.info.id}`)).status, 204);
+    assert.equal(await Promise.race([ended, new Promise((resolve) => setTimeout(() => resolve(false), 15_000))]), true, 'closed within its check interval');
+  });
+
   test('API tokens: created for oneself, shown once, listed without the secret, revocable; others\' are not visible', async () => {
     const mine = await tokenWithRole(gateway, 'operator', 'tom');
     const created = await request(gateway, 'POST', '/api/v1/tokens', bearer(mine), { name: 'ci pipeline', expiresInDays: 30 });

@@ -1,7 +1,7 @@
 import type { ObserveWriteStream, OutgoingMessage } from 'coap';
 import { backoffDelay, sleep } from '../../../common/backoff.js';
 import { CoapTimeoutError, type CoapPeerAddress, type CoapRequestSpec, type CoapResponse } from '../../../common/coap/coap-client.js';
-import { CoapNode } from '../../../common/coap/coap-node.js';
+import type { CoapNode } from '../../../common/coap/coap-node.js';
 import type { CoapRequest } from '../../../common/coap/coap-router.js';
 import { filterLinks } from '../../../protocol/coap/index.js';
 import { encodeLinks, formatLinks, LwM2mContentFormat } from '../../../protocol/lwm2m/index.js';
@@ -9,7 +9,7 @@ import { ResultCode } from '../../../protocol/model/index.js';
 import type { Notification } from '../../observation/observation-manager.js';
 import type { AgentBinding } from '../binding.js';
 import { familyOf, resolvePeer } from '../lwm2m/accounts.js';
-import { openBindingNode, type CoapAgentBindingOptions } from '../lwm2m/binding-node.js';
+import { openBindingNode, openSecureBindingNode, type CoapAgentBindingOptions } from '../lwm2m/binding-node.js';
 import { dropRequest, errorReply } from '../lwm2m/coap-reply.js';
 import { DmRequests } from '../lwm2m/dm-requests.js';
 import { ObserveStreams } from '../lwm2m/observe-streams.js';
@@ -19,8 +19,13 @@ import { discoveryLinks, registrationLinks } from './discovery.js';
 import { FALLBACK_RD_PATH, parseResourceDirectoryUri, rdDiscoveryRequest, rdPathOf, rdRegisterRequest, type ResourceDirectory } from './rd-requests.js';
 
 export interface CoapBindingOptions extends CoapAgentBindingOptions {
-  /** The CoRE Resource Directory: `coap://host[:port]` (its path discovered, RFC 9176 §4.1) or `coap://host:port/{path}`. */
+  /**
+   * The CoRE Resource Directory: `coap://host[:port]` (its path discovered, RFC 9176 §4.1) or
+   * `coap://host:port/{path}`; `coaps://` over DTLS with `psk`.
+   */
   resourceDirectoryUri: string;
+  /** The DTLS pre-shared key of a `coaps://` directory (provisioned by the operator: `edgedm devices psk`). Never logged. */
+  psk?: { identity: Buffer; key: Buffer };
   /** `lt=` of the registration, seconds (default 300; RFC 9176's own default, 90000, is a day). */
   lifetimeSeconds?: number;
   /** Longest time between registration updates (default: from the lifetime only). */
@@ -46,7 +51,8 @@ interface Registration {
 }
 
 /**
- * The agent over plain CoAP (RFC 7252, NoSec): it serves its object tree on /O/I/R with the
+ * The agent over plain CoAP (RFC 7252, NoSec, or DTLS with a pre-shared key for a coaps://
+ * directory): it serves its object tree on /O/I/R with the
  * same request semantics as LwM2M (dm-requests.ts), resource discovery at `/.well-known/core`
  * (RFC 6690), Observe (RFC 7641) and Block2 (RFC 7959), to any peer; and it registers with a
  * CoRE Resource Directory (RFC 9176) so that a gateway learns where it is, keeps the
@@ -67,7 +73,8 @@ export class CoapBinding implements AgentBinding {
 
   constructor(private readonly opts: CoapBindingOptions) {
     const directory = parseResourceDirectoryUri(opts.resourceDirectoryUri);
-    if (!directory) throw new Error(`the Resource Directory URI "${opts.resourceDirectoryUri}" is not a coap:// URI`);
+    if (!directory) throw new Error(`the Resource Directory URI "${opts.resourceDirectoryUri}" is not a coap:// or coaps:// URI`);
+    if (directory.secure && !opts.psk) throw new Error(`the Resource Directory ${opts.resourceDirectoryUri} is coaps://: a pre-shared key is needed`);
     this.directory = directory;
     this.lifetime = opts.lifetimeSeconds ?? DEFAULT_COAP_LIFETIME_S;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -113,7 +120,7 @@ export class CoapBinding implements AgentBinding {
     }
     this.registration = undefined;
     this.streams.closeAll();
-    if (node && !this.opts.node) await node.close();
+    if (node && (!this.opts.node || this.directory.secure)) await node.close();
   }
 
   registrationUpdate(): void {
@@ -147,8 +154,21 @@ export class CoapBinding implements AgentBinding {
     }
   }
 
-  private openNode(): Promise<CoapNode> {
-    return openBindingNode(this.opts, (req, res) => this.dispatch(req, res));
+  /**
+   * Plain CoAP: the node serves anyone (NoSec). coaps://: a DTLS client node and nothing else,
+   * so the only requests it serves are those that come through its session with the directory's
+   * server (the gateway), authenticated by the pre-shared key.
+   */
+  private async openNode(): Promise<CoapNode> {
+    const dispatch = (req: CoapRequest, res: OutgoingMessage | ObserveWriteStream) => this.dispatch(req, res);
+    if (!this.directory.secure) return openBindingNode(this.opts, dispatch);
+    const { node, client } = await openSecureBindingNode(this.opts, this.opts.psk!, dispatch);
+    // The server ended the session (its key for us was rotated or removed, it restarts, or the
+    // session idled out): an update now finds out through a new handshake whether we are still welcome.
+    client.on('sessionClosed', () => {
+      if (!this.closed && this.registration) this.updates.request();
+    });
+    return node;
   }
 
   /** RFC 9176 §4.3: the directory's `/.well-known/core?rt=core.rd`; a directory that does not say is asked at `/rd`. */

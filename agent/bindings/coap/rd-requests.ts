@@ -2,7 +2,7 @@ import type { CoapRequestSpec, CoapResponse } from '../../../common/coap/coap-cl
 import { encodeUint } from '../../../protocol/coap/index.js';
 import { ContentDecodeError, decodeLinks, encodeLinks, LwM2mContentFormat } from '../../../protocol/lwm2m/index.js';
 import type { Link } from '../../../protocol/model/index.js';
-import { parseCoapUri, type CoapServerAddress } from '../lwm2m/accounts.js';
+import { parseServerUri, type CoapServerAddress } from '../lwm2m/accounts.js';
 
 /** The registration interface's path when discovery names none (RFC 9176 §3.3 uses `/rd` in its examples). */
 export const FALLBACK_RD_PATH: readonly string[] = ['rd'];
@@ -11,11 +11,13 @@ export const FALLBACK_RD_PATH: readonly string[] = ['rd'];
 export interface ResourceDirectory extends CoapServerAddress {
   /** Uri-Path segments of the registration interface; undefined: discover it (RFC 9176 §4.1). */
   path: string[] | undefined;
+  /** `coaps://`: over DTLS with a pre-shared key. */
+  secure: boolean;
 }
 
-/** `coap://host[:port]` (the path is discovered) or `coap://host:port/some/rd` (the path is given). */
+/** `coap(s)://host[:port]` (the path is discovered) or `coap(s)://host:port/some/rd` (the path is given). */
 export function parseResourceDirectoryUri(uri: string): ResourceDirectory | undefined {
-  const address = parseCoapUri(uri);
+  const address = parseServerUri(uri);
   if (!address) return undefined;
   const segments = new URL(uri).pathname.split('/').filter(Boolean).map(decodeURIComponent);
   return { ...address, path: segments.length > 0 ? segments : undefined };

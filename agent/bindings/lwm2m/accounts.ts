@@ -107,9 +107,24 @@ export function lwm2mServerAccount(objects: AgentObjects): Lwm2mServerAccount | 
   return undefined;
 }
 
-/** The bootstrap server of the factory account, when its URI is one this binding speaks. */
-export function bootstrapServerAddress(objects: AgentObjects): CoapServerAddress | undefined {
-  return parseCoapUri(objects.security.bootstrapAccount().serverUri);
+/** The factory Bootstrap-Server account (LwM2M 1.1 §7.1): where, and over DTLS with which PSK. */
+export interface BootstrapServerAccount extends CoapServerAddress {
+  /** A coaps:// account: identity (the endpoint name) and the key derived from the factory secret. */
+  psk?: { identity: Buffer; key: Buffer };
+}
+
+/** The bootstrap server of the factory account, when its URI is one this binding speaks (coap://, or coaps:// with a PSK). */
+export function bootstrapServerAddress(objects: AgentObjects): BootstrapServerAccount | undefined {
+  const instance = objects.security.instancesOf().find((i) => i.get(SecurityResource.BOOTSTRAP_SERVER) === true);
+  const uri = instance?.get<string>(SecurityResource.LWM2M_SERVER_URI);
+  const parsed = typeof uri === 'string' ? parseServerUri(uri) : undefined;
+  if (!instance || !parsed) return undefined;
+  const { secure, ...address } = parsed;
+  if (!secure) return address;
+  const identity = instance.get(SecurityResource.PUBLIC_KEY_OR_IDENTITY);
+  const key = instance.get(SecurityResource.SECRET_KEY);
+  if (instance.get(SecurityResource.SECURITY_MODE) !== SECURITY_MODE_PSK || !(identity instanceof Uint8Array) || !(key instanceof Uint8Array) || identity.length === 0 || key.length === 0) return undefined;
+  return { ...address, psk: { identity: Buffer.from(identity), key: Buffer.from(key) } };
 }
 
 /** The UDP peer of a server address (a host name is looked up in the socket's family). */

@@ -1,6 +1,8 @@
+import type { Socket } from 'node:dgram';
 import type { ObserveWriteStream, OutgoingMessage } from 'coap';
 import type { CoapTransmission } from '../../../common/coap/coap-client.js';
 import { CoapNode } from '../../../common/coap/coap-node.js';
+import { DtlsClient, DtlsSocket } from '../../../common/dtls/index.js';
 import type { CoapRequest } from '../../../common/coap/coap-router.js';
 import type { Logger } from '../../../common/logger.js';
 import type { AgentObjects } from '../../objects/index.js';
@@ -31,4 +33,28 @@ export async function openBindingNode(
   const node = opts.node ?? (await CoapNode.bind({ ...(opts.listen ?? { host: '0.0.0.0', port: 0 }), log: opts.log, ...(opts.transmission ? { transmission: opts.transmission } : {}) }));
   node.fallback(dispatch);
   return node;
+}
+
+/**
+ * A node over DTLS with a pre-shared key (coaps://): a DtlsClient that handshakes with a server on
+ * the first request to it, and again whenever the session is gone (server restart, key rotation,
+ * idle timeout). The server's requests come back through that session to `dispatch`.
+ */
+export async function openSecureBindingNode(
+  opts: Pick<CoapAgentBindingOptions, 'listen' | 'transmission' | 'log'>,
+  psk: { identity: Buffer; key: Buffer },
+  dispatch: (req: CoapRequest, res: OutgoingMessage | ObserveWriteStream) => void | Promise<void>,
+): Promise<{ node: CoapNode; client: DtlsClient }> {
+  const listen = opts.listen ?? { host: '0.0.0.0', port: 0 };
+  const client = await DtlsClient.create({ psk: { identity: Buffer.from(psk.identity), key: Buffer.from(psk.key) }, bindAddress: listen.host, log: opts.log });
+  const node = await CoapNode.bind({
+    host: listen.host,
+    port: 0,
+    log: opts.log,
+    socket: new DtlsSocket(client) as unknown as Socket,
+    dtls: {},
+    ...(opts.transmission ? { transmission: opts.transmission } : {}),
+  });
+  node.fallback(dispatch);
+  return { node, client };
 }

@@ -1,9 +1,8 @@
-import type { Socket } from 'node:dgram';
 import type { ObserveWriteStream, OutgoingMessage } from 'coap';
 import { backoffDelay, sleep } from '../../../common/backoff.js';
 import { CoapTimeoutError, type CoapPeerAddress, type CoapRequestSpec, type CoapResponse } from '../../../common/coap/coap-client.js';
 import { CoapNode } from '../../../common/coap/coap-node.js';
-import { DtlsClient, DtlsError, DtlsSocket, type DtlsSession } from '../../../common/dtls/index.js';
+import { DtlsError, type DtlsSession } from '../../../common/dtls/index.js';
 import type { CoapRequest } from '../../../common/coap/coap-router.js';
 import { formatLinks } from '../../../protocol/lwm2m/index.js';
 import { ResultCode } from '../../../protocol/model/index.js';
@@ -11,7 +10,7 @@ import { ServerResource } from '../../../protocol/model/objects/index.js';
 import type { Notification } from '../../observation/observation-manager.js';
 import type { AgentBinding } from '../binding.js';
 import { bootstrapServerAddress, familyOf, lwm2mServerAccount, resolvePeer, samePeer, type Lwm2mServerAccount } from './accounts.js';
-import { openBindingNode, type CoapAgentBindingOptions } from './binding-node.js';
+import { openBindingNode, openSecureBindingNode, type CoapAgentBindingOptions } from './binding-node.js';
 import { bootstrapReply } from './bootstrap-interface.js';
 import { dropRequest, errorReply, requestView, sendReply, type Reply } from './coap-reply.js';
 import { DmRequests } from './dm-requests.js';
@@ -75,6 +74,8 @@ interface Registration {
 /** Between a Bootstrap-Request and the Bootstrap-Finish: whose requests are served as bootstrap. */
 interface BootstrapSession {
   peer: CoapPeerAddress;
+  /** Over DTLS (a coaps:// bootstrap account): its requests are taken only from the DTLS session. */
+  secure: boolean;
   /** The bootstrap server spoke: its silence timer starts again. */
   touch(): void;
   finish(): void;
@@ -82,7 +83,8 @@ interface BootstrapSession {
 
 /**
  * The agent's LwM2M 1.1 client over CoAP/UDP (NoSec) or CoAP over DTLS with a pre-shared key
- * (coaps://, Security Mode 0): bootstrap against the factory bootstrap server (plain CoAP) when
+ * (coaps://, Security Mode 0): bootstrap against the factory bootstrap server (plain CoAP, or DTLS
+ * with the bootstrap PSK when its URI is coaps://) when
  * the Security object holds no DM server account, register, keep the registration alive with
  * Updates, serve the DM server's requests from the object tree, and carry notifications on the
  * streams of the GETs that asked for them. One loop owns the life cycle; one CoapNode (one UDP
@@ -227,8 +229,8 @@ export class Lwm2mBinding implements AgentBinding {
   }
 
   /**
-   * The CoAP node over DTLS for a coaps:// account, made again when the key changed (after a
-   * new bootstrap): a DtlsClient that handshakes with the server on the first request, and
+   * The CoAP node over DTLS for a coaps:// account (DM or bootstrap server), made again when the
+   * key changed (after a new bootstrap, or between bootstrap and DM server): a DtlsClient that handshakes with the server on the first request, and
    * again whenever its session is gone (server restart, rotation, idle timeout).
    */
   private async secureNode(psk: { identity: Buffer; key: Buffer }): Promise<CoapNode> {
@@ -236,8 +238,7 @@ export class Lwm2mBinding implements AgentBinding {
     if (current && current.identity.equals(psk.identity) && current.key.equals(psk.key)) return current.node;
     this.secure = undefined;
     await current?.node.close();
-    const listen = this.opts.listen ?? { host: '0.0.0.0', port: 0 };
-    const client = await DtlsClient.create({ psk: { identity: Buffer.from(psk.identity), key: Buffer.from(psk.key) }, bindAddress: listen.host, log: this.opts.log });
+    const { node, client } = await openSecureBindingNode(this.opts, psk, (req, res) => this.dispatch(req, res));
     // The server ended the session (close_notify: its key was rotated or removed, it restarts,
     // or the session idled out): an Update now finds out at once whether we are still welcome,
     // through a new handshake.
@@ -246,27 +247,24 @@ export class Lwm2mBinding implements AgentBinding {
       this.opts.log.info('the DM server closed the DTLS session; updating the registration');
       this.updates.request();
     });
-    const node = await CoapNode.bind({
-      host: listen.host,
-      port: 0,
-      log: this.opts.log,
-      socket: new DtlsSocket(client) as unknown as Socket,
-      dtls: {},
-      ...(this.opts.transmission ? { transmission: this.opts.transmission } : {}),
-    });
-    node.fallback((req, res) => this.dispatch(req, res));
     this.secure = { node, identity: Buffer.from(psk.identity), key: Buffer.from(psk.key) };
     return node;
   }
 
-  /** Client-Initiated Bootstrap (1.1 Core §5.2.3): ask, serve the bootstrap server, until its Bootstrap-Finish. */
-  private async bootstrap(node: CoapNode): Promise<void> {
+  /**
+   * Client-Initiated Bootstrap (1.1 Core §5.2.3): ask, serve the bootstrap server, until its
+   * Bootstrap-Finish. A coaps:// bootstrap account goes over DTLS with its PSK (identity: the
+   * endpoint name, key derived from the factory secret), so what the server writes (the DM
+   * server's key among it) never crosses the network in clear.
+   */
+  private async bootstrap(plain: CoapNode): Promise<void> {
     const { endpoint, log, objects } = this.opts;
     const address = bootstrapServerAddress(objects);
-    if (!address) throw new Error(`the bootstrap server URI "${objects.security.bootstrapAccount().serverUri}" is not a coap:// URI`);
+    if (!address) throw new Error(`the bootstrap server URI "${objects.security.bootstrapAccount().serverUri}" is not a coap:// or coaps:// URI`);
+    const node = address.psk ? await this.secureNode(address.psk) : plain;
     const peer = await resolvePeer(address, familyOf(node));
     this.streams.closeAll();
-    log.info({ server: address.uri }, 'client-initiated bootstrap');
+    log.info({ server: address.uri, secure: address.psk !== undefined }, 'client-initiated bootstrap');
     const signal = this.stopping.signal;
     const timeoutMs = this.opts.bootstrapTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
@@ -275,6 +273,7 @@ export class Lwm2mBinding implements AgentBinding {
       const silent = () => reject(new Error(`the bootstrap server was silent for ${timeoutMs} ms before Bootstrap-Finish`));
       this.bootstrapping = {
         peer,
+        secure: address.psk !== undefined,
         touch: () => {
           clearTimeout(timer);
           timer = setTimeout(silent, timeoutMs);
@@ -428,7 +427,7 @@ export class Lwm2mBinding implements AgentBinding {
   private dispatch(req: CoapRequest, res: OutgoingMessage | ObserveWriteStream): void | Promise<void> {
     if (this.closed) return dropRequest(res);
     const bootstrap = this.bootstrapping;
-    if (bootstrap && samePeer(bootstrap.peer, req.peer)) {
+    if (bootstrap && samePeer(bootstrap.peer, req.peer) && (req.via?.scheme === 'coaps') === bootstrap.secure) {
       bootstrap.touch();
       return this.dm.answer(req, res, () => bootstrapReply(requestView(req), this.opts.objects, () => this.finishBootstrap(), LWM2M_VERSION));
     }

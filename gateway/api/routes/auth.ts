@@ -118,7 +118,7 @@ export function authRoutes(app: FastifyInstance, { operators, audit, throttle, s
     async (req, reply) => {
       const me = req.principal!;
       if (!(await operators.authenticate(me.username, req.body.currentPassword))) throw new ApiError(403, 'invalid_credentials', 'the current password is wrong');
-      await operators.update(me.username, { password: req.body.newPassword });
+      await operators.update(me.username, { password: req.body.newPassword }, me.tokenId);
       return reply.status(204).send();
     },
   );

@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { EventBus } from '../../events.js';
+import type { OperatorService } from '../../operators/operator-service.js';
+
+/** How often an open stream checks that its token still works (revoked, expired, operator deleted, password changed). */
+const TOKEN_CHECK_MS = 5000;
 
 /** Server-Sent Events: one `data:` line of JSON per gateway event, with a heartbeat comment. */
-export function eventRoutes(app: FastifyInstance, events: EventBus): void {
+export function eventRoutes(app: FastifyInstance, events: EventBus, operators: OperatorService, checkEveryMs = TOKEN_CHECK_MS): void {
   app.get(
     '/api/v1/events',
     {
@@ -32,8 +36,14 @@ export function eventRoutes(app: FastifyInstance, events: EventBus): void {
       res.write(': connected\n\n');
       const unsubscribe = events.subscribe((event) => res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
       const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), 15_000).unref();
+      // A stream outlives the request that authorised it: it ends when its token stops working.
+      const tokenId = req.principal?.tokenId;
+      const check = setInterval(() => {
+        if (tokenId && !operators.stillValid(tokenId)) res.end();
+      }, checkEveryMs).unref();
       req.raw.on('close', () => {
         clearInterval(heartbeat);
+        clearInterval(check);
         unsubscribe();
       });
     },

@@ -22,6 +22,12 @@ export interface CoapDeviceLinkOptions {
 /** How the gateway came to know a device: it registered with the directory, or the operator named its address. */
 export type CoapDeviceSource = 'directory' | 'address';
 
+/** How a device reached the directory: plain CoAP, or DTLS in a session of a PSK identity. */
+export interface CoapChannel {
+  scheme: 'coap' | 'coaps';
+  pskIdentity?: string;
+}
+
 /** What a registration says: the device's name, where it serves, what it serves. */
 export interface CoapDeviceAnnouncement {
   endpoint: string;
@@ -29,6 +35,11 @@ export interface CoapDeviceAnnouncement {
   /** Seconds; a directory registration expires after it, a managed device is probed this often. */
   lifetime: number;
   links: Link[];
+  /**
+   * Registered over DTLS: the client of the endpoint it came through (requests to the device go
+   * back through its session) and the channel, which its updates and removal must come by too.
+   */
+  via?: { client: CoapClient; channel: CoapChannel };
 }
 
 interface CoapRegistration {
@@ -39,6 +50,9 @@ interface CoapRegistration {
   lifetime: number;
   links: Link[];
   observations: Map<string, Observation>;
+  /** The client requests to it go out through (over DTLS, its session's endpoint); default the link's own. */
+  client: CoapClient | undefined;
+  channel: CoapChannel;
   /** Expiry (directory) or next probe (address). */
   timer: NodeJS.Timeout | undefined;
   /** A managed device whose last probe failed is offline, and kept, until a probe succeeds. */
@@ -56,8 +70,9 @@ export class CoapAddressError extends Error {
  * Plain CoAP devices as a DeviceLink (transport `coap`): devices that registered with the
  * gateway's Resource Directory (resource-directory.ts), and devices the operator named by
  * address (`manage`). Requests go to where the device serves (its registration's `base`, or the
- * address it registered from) through the gateway's CoapNode, with the same request semantics
- * as LwM2M (operation-mapping.ts, via DmExchange).
+ * address it registered from) through the gateway's CoapNode, or, for a device that registered
+ * over DTLS, back through its session; with the same request semantics as LwM2M
+ * (operation-mapping.ts, via DmExchange).
  */
 export class CoapDeviceLink implements DeviceLink {
   readonly transport = 'coap' as const;
@@ -76,7 +91,7 @@ export class CoapDeviceLink implements DeviceLink {
   register(announced: CoapDeviceAnnouncement, source: CoapDeviceSource): string {
     const registration = this.add(announced, source, true);
     this.schedule(registration);
-    this.opts.log.info({ endpoint: registration.endpoint, source, lifetime: registration.lifetime, peer: peerText(registration.peer) }, 'CoAP device registered');
+    this.opts.log.info({ endpoint: registration.endpoint, source, lifetime: registration.lifetime, peer: peerText(registration.peer), scheme: registration.channel.scheme }, 'CoAP device registered');
     this.announce(registration);
     return registration.id;
   }
@@ -92,6 +107,8 @@ export class CoapDeviceLink implements DeviceLink {
       lifetime: announced.lifetime,
       links: announced.links,
       observations: new Map(),
+      client: announced.via?.client,
+      channel: announced.via?.channel ?? { scheme: 'coap' },
       timer: undefined,
       reachable,
     };
@@ -128,6 +145,21 @@ export class CoapDeviceLink implements DeviceLink {
   /** The endpoint a registration resource belongs to (for logs). */
   endpointOf(id: string): string | undefined {
     return this.byId.get(id)?.endpoint;
+  }
+
+  /** The channel a registration was made over: its updates and removal must come the same way. */
+  channelOf(id: string): CoapChannel | undefined {
+    return this.byId.get(id)?.channel;
+  }
+
+  /** A device's registration as the link holds it (for tests and diagnostics). */
+  registration(endpoint: string): Readonly<Pick<CoapRegistration, 'id' | 'source' | 'peer' | 'channel' | 'lifetime'>> | undefined {
+    return this.byEndpoint.get(endpoint);
+  }
+
+  /** How the gateway knows a device now (it registered, or the operator named its address); undefined when it does not. */
+  sourceOf(endpoint: string): CoapDeviceSource | undefined {
+    return this.byEndpoint.get(endpoint)?.source;
   }
 
   /**
@@ -257,6 +289,7 @@ export class CoapDeviceLink implements DeviceLink {
       id: registration.id,
       endpoint: registration.endpoint,
       peer: registration.peer,
+      ...(registration.client ? { client: registration.client } : {}),
       profile: { lwm2mVersion: '1.1', announced: announcedFormatsOf(registration.links), rootPath: [] },
       observations: registration.observations,
       current: () => this.byId.get(registration.id) === registration,

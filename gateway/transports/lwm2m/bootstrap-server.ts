@@ -19,6 +19,11 @@ export interface BootstrapServerOptions {
   log: Logger;
   /** Per request to the client during a bootstrap sequence. */
   requestTimeoutMs?: number;
+  /**
+   * Whether an endpoint may bootstrap over the channel the request came by (plain CoAP, or DTLS
+   * with a PSK identity): undefined allows, a reason refuses (4.03). Default: every admitted endpoint.
+   */
+  authorize?: (endpoint: string, channel: { scheme: 'coap' | 'coaps'; pskIdentity?: string }) => string | undefined;
 }
 
 /**
@@ -27,8 +32,12 @@ export interface BootstrapServerOptions {
  * (Bootstrap-Delete of `/`: the bootstrap account stays), writes the DM server's Security and
  * Server instances, and ends with Bootstrap-Finish. The content is the fleet layer's grant, the
  * same one MQTT devices receive; it travels as TLV, which every LwM2M version understands.
+ * Served on plain CoAP and on the bootstrap DTLS endpoint (coaps://, PSK identity = endpoint
+ * name); its requests to the client go back the way the Bootstrap-Request came, so over DTLS
+ * the DM server's credentials never cross the network in clear.
  */
 export class BootstrapServer {
+  /** Endpoints whose sequence runs; bootstrap over DTLS or not, one at a time per endpoint. */
   private readonly running = new Set<string>();
 
   constructor(private readonly opts: BootstrapServerOptions) {}
@@ -49,6 +58,12 @@ export class BootstrapServer {
     if (!this.opts.handler.admit(endpoint, 'lwm2m')) {
       this.opts.log.warn({ endpoint, peer: `${req.peer.address}:${req.peer.port}` }, 'LwM2M bootstrap of an unknown or decommissioned endpoint refused');
       return respondError(res, '4.03', 'endpoint not admitted');
+    }
+    const channel = req.via?.pskIdentity === undefined ? { scheme: req.via?.scheme ?? 'coap' } : { scheme: req.via.scheme, pskIdentity: req.via.pskIdentity };
+    const refused = this.opts.authorize?.(endpoint, channel);
+    if (refused !== undefined) {
+      this.opts.log.warn({ endpoint, peer: `${req.peer.address}:${req.peer.port}`, scheme: channel.scheme, identity: channel.pskIdentity ?? null, reason: refused }, 'LwM2M bootstrap refused');
+      return respondError(res, '4.03', refused);
     }
     if (this.running.has(endpoint)) {
       // A retransmitted or repeated request while the sequence runs: answer it, start nothing new.
