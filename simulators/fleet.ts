@@ -30,6 +30,8 @@ export interface FleetOptions {
   firmwareTrustAnchor?: Uint8Array;
   /** CA certificates (PEM) the devices trust for mqtts:// servers: the gateway's local CA. */
   tlsCa?: string;
+  /** Plain CoAP devices' DTLS pre-shared keys by endpoint (as the operator set them: `edgedm devices psk`), for a `coaps://` directory. */
+  coapPsks?: Record<string, { identity: string; keyHex: string }>;
   /** Each device keeps its own state directory below this one. */
   stateDir: string;
   keepaliveSeconds?: number;
@@ -114,7 +116,7 @@ export class SimulatedFleet {
         ...(profile.profile === 'slow' ? { uplinkDelayMs: profile.periodMs } : {}),
       });
       const log = opts.log.child({ endpoint: identity.endpoint });
-      const server = serverOf(opts, index);
+      const server = serverOf(opts, index, identity.endpoint);
       const awakeMs = opts.awakeMs ?? 5000;
       const agent = new Agent({
         endpoint: identity.endpoint,
@@ -169,7 +171,7 @@ export class SimulatedFleet {
 }
 
 /** The server a device's agent talks to, and over which transport. */
-function serverOf(opts: FleetOptions, index: number): Pick<AgentOptions, 'bootstrapServerUri' | 'transport' | 'firmwareTrustAnchor'> {
+function serverOf(opts: FleetOptions, index: number, endpoint: string): Pick<AgentOptions, 'bootstrapServerUri' | 'transport' | 'firmwareTrustAnchor' | 'coap'> {
   if (!opts.transports) {
     if (!opts.bootstrapServerUri) throw new Error('a simulated fleet needs a bootstrap server or a transport plan');
     return { bootstrapServerUri: opts.bootstrapServerUri };
@@ -180,9 +182,16 @@ function serverOf(opts: FleetOptions, index: number): Pick<AgentOptions, 'bootst
       return { bootstrapServerUri: servers.mqtt };
     case 'lwm2m':
       return { bootstrapServerUri: servers.lwm2m ?? servers.coap };
-    case 'coap':
+    case 'coap': {
       // The agent finds the Resource Directory on the gateway's CoAP endpoint (rt=core.rd).
-      return { transport: 'coap', bootstrapServerUri: servers.coap, ...(opts.firmwareTrustAnchor ? { firmwareTrustAnchor: opts.firmwareTrustAnchor } : {}) };
+      const psk = opts.coapPsks?.[endpoint];
+      return {
+        transport: 'coap',
+        bootstrapServerUri: servers.rd ?? servers.coap,
+        ...(psk ? { coap: { psk: { identity: Buffer.from(psk.identity, 'utf8'), key: Buffer.from(psk.keyHex, 'hex') } } } : {}),
+        ...(opts.firmwareTrustAnchor ? { firmwareTrustAnchor: opts.firmwareTrustAnchor } : {}),
+      };
+    }
   }
 }
 

@@ -6,6 +6,8 @@ export interface SimulatedServers {
   coap: string;
   /** The LwM2M devices' bootstrap server when it is not `coap`: the gateway's `coaps://` bootstrap endpoint (DTLS). */
   lwm2m?: string;
+  /** The plain CoAP devices' Resource Directory when it is not `coap`: the gateway's `coaps://` endpoint, with `coapPsks`. */
+  rd?: string;
 }
 
 /** The transports of a fleet, dealt out in turn: device i speaks `kinds[i % kinds.length]`. */

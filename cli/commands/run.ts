@@ -256,7 +256,7 @@ export function registerRunCommands(program: Command): void {
     .option('--transport <kinds>', 'the fleet\'s transports, dealt out in turn: mqtt, lwm2m, coap, a list, or mixed', 'mixed')
     .option('--no-drift', 'keep the devices\' battery, memory, signal and link quality where they start')
     .option('--drift-speed <x>', 'simulated time per real time of the drift (default 10: an hour of it in 6 minutes, so the charts move)', driftSpeed, 10)
-    .option('--secure', 'secure transports: MQTT devices over TLS (mqtt.tls.port, 8883), trusting the gateway\'s local CA; LwM2M devices bootstrap over DTLS (coap.dtls.bootstrapPort, 5784) and register over DTLS with the PSK it gives them (coap.dtls.port, 5684)')
+    .option('--secure', 'secure transports: MQTT devices over TLS (mqtt.tls.port, 8883), trusting the gateway\'s local CA; LwM2M devices bootstrap over DTLS (coap.dtls.bootstrapPort, 5784) and register over DTLS with the PSK it gives them (coap.dtls.port, 5684); plain CoAP devices register over DTLS with a PSK set for each')
     .action(async (flags: GatewayFlags & { count: number; faults?: string; transport: string; drift: boolean; driftSpeed: number; secure?: boolean }) => {
       const config = withDemoMonitoring(loadGateway({ ...flags, ...(flags.secure ? { mqttTls: true } : {}), logLevel: flags.logLevel ?? 'warn' }), DEFAULT_GATEWAY_CONFIG);
       // --secure: LwM2M devices bootstrap over DTLS, get a PSK there and register over DTLS (coaps://).
@@ -274,9 +274,21 @@ export function registerRunCommands(program: Command): void {
       const cert = gateway.northbound.caFile;
       const firmwareTrustAnchor = kinds.includes('coap') ? await trustAnchorFrom(new ApiClient(gateway.apiUrl, cert ? { ca: cert } : {})) : undefined;
       const mqttsUrl = gateway.mqttsUrl;
+      const coapsUrl = flags.secure ? gateway.coapsUrl : undefined;
+      // --secure: plain CoAP devices have no bootstrap; the operator's PSK is set here as `edgedm devices psk` would.
+      const coapPsks = coapsUrl ? demoCoapPsks(gateway, identities.filter((_, i) => kinds[i % kinds.length] === 'coap').map((i) => i.endpoint)) : undefined;
       const fleet = SimulatedFleet.start({
         identities,
-        transports: { kinds, servers: { mqtt: mqttsUrl ?? gateway.mqttUrl, coap: coapUrl ?? '', ...(flags.secure && gateway.coapsBootstrapUrl ? { lwm2m: gateway.coapsBootstrapUrl } : {}) } },
+        transports: {
+          kinds,
+          servers: {
+            mqtt: mqttsUrl ?? gateway.mqttUrl,
+            coap: coapUrl ?? '',
+            ...(flags.secure && gateway.coapsBootstrapUrl ? { lwm2m: gateway.coapsBootstrapUrl } : {}),
+            ...(coapsUrl ? { rd: coapsUrl } : {}),
+          },
+        },
+        ...(coapPsks ? { coapPsks } : {}),
         ...(firmwareTrustAnchor ? { firmwareTrustAnchor } : {}),
         ...(mqttsUrl && gateway.localCaFile ? { tlsCa: readFileSync(gateway.localCaFile, 'utf8') } : {}),
         stateDir,
@@ -352,6 +364,16 @@ function demoAdmin(gateway: Gateway): string {
   } catch {
     return 'admin (its password was shown when this data directory was first used)';
   }
+}
+
+/** The demo's plain CoAP devices' PSKs: kept from an earlier run of the same data directory, else made now. */
+function demoCoapPsks(gateway: Gateway, endpoints: string[]): Record<string, { identity: string; keyHex: string }> {
+  const psks: Record<string, { identity: string; keyHex: string }> = {};
+  for (const endpoint of endpoints) {
+    const psk = gateway.psks.get(endpoint) ?? gateway.psks.provision(endpoint);
+    psks[endpoint] = { identity: psk.identity, keyHex: psk.key.toString('hex') };
+  }
+  return psks;
 }
 
 /** Logs the user's CLI in to the demo as its admin, replacing the token a previous demo run gave it. */
