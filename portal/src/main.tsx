@@ -1,7 +1,9 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { errorText, setUnauthorizedHandler } from './api';
+import { setUnauthorizedHandler } from './api';
 import { Layout } from './components/layout';
+import { lazyView } from './components/lazy';
+import { ErrorBox, Loading } from './components/ui';
 import { events } from './events';
 import { match, useLocation } from './router';
 import { fetchSession, logout, SessionContext, type Session } from './session';
@@ -16,6 +18,13 @@ import { LoginView } from './views/login';
 import { OverviewView } from './views/overview';
 import { RolloutView } from './views/rollout';
 
+// Views an operator or admin opens now and then come as chunks of their own, loaded on first use:
+// the bundle every login loads stays the size of what everyone uses.
+const FleetCommandsView = lazyView(() => import('./views/fleet-commands').then((m) => m.FleetCommandsView));
+const FleetCommandView = lazyView(() => import('./views/fleet-command').then((m) => m.FleetCommandView));
+const OperatorsView = lazyView(() => import('./views/operators').then((m) => m.OperatorsView));
+const AccountView = lazyView(() => import('./views/account').then((m) => m.AccountView));
+
 function Routes() {
   const { path } = useLocation();
   let params: Record<string, string> | undefined;
@@ -27,6 +36,10 @@ function Routes() {
   if (path === '/alarms') return <AlarmsView />;
   if (path === '/audit') return <AuditView />;
   if (path === '/accounting') return <AccountingView />;
+  if (path === '/fleet') return <FleetCommandsView />;
+  if ((params = match('/fleet/:id', path))) return <FleetCommandView key={params.id} id={params.id!} />;
+  if (path === '/operators') return <OperatorsView />;
+  if (path === '/account') return <AccountView />;
   return (
     <div class="panel">
       <div class="panel-body">
@@ -68,9 +81,7 @@ function App() {
       <div class="login-page">
         <div class="login">
           <h1>edgedm</h1>
-          <div class="error" role="alert">
-            {errorText(fatal)}
-          </div>
+          <ErrorBox error={fatal} />
           <button type="button" class="btn btn-primary" onClick={check}>
             Retry
           </button>
@@ -78,7 +89,7 @@ function App() {
       </div>
     );
   }
-  if (session === undefined) return <div class="loading">Loading…</div>;
+  if (session === undefined) return <Loading />;
   if (session === null)
     return (
       <LoginView

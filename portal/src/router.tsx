@@ -49,6 +49,11 @@ export function setQuery(params: Record<string, string | undefined>): void {
   navigate(`${window.location.pathname}${s ? `?${s}` : ''}`, { replace: true });
 }
 
+/** Turns the page of a list whose offset is in the query string (the first page: no offset). */
+export function setQueryOffset(offset: number): void {
+  setQuery({ offset: offset ? String(offset) : undefined });
+}
+
 /** `/devices/:endpoint` against a path: the parameters, or undefined. */
 export function match(pattern: string, path: string): Record<string, string> | undefined {
   const p = pattern.split('/').filter(Boolean);
@@ -80,3 +85,4 @@ export function Link({ href, children, ...rest }: AnchorProps) {
 
 export const devicePath = (endpoint: string) => `/devices/${encodeURIComponent(endpoint)}`;
 export const rolloutPath = (id: string) => `/rollouts/${encodeURIComponent(id)}`;
+export const commandPath = (id: string) => `/fleet/${encodeURIComponent(id)}`;

@@ -1,7 +1,7 @@
 import { createContext, type ComponentChildren } from 'preact';
 import { useContext } from 'preact/hooks';
 import { api, ApiError } from './api';
-import type { Operator, Role } from './types';
+import { ROLES, type Operator, type Role } from './types';
 
 /**
  * Who is logged in. The session itself is the gateway's HttpOnly cookie `edgedm_session`
@@ -10,10 +10,8 @@ import type { Operator, Role } from './types';
  */
 export type Session = Operator;
 
-const ROLE_ORDER: readonly Role[] = ['viewer', 'operator', 'admin'];
-
 export function roleAllows(role: Role, needed: Role): boolean {
-  return ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(needed);
+  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
 }
 
 /** The current session, or null when nobody is logged in. */
@@ -30,6 +28,11 @@ export async function fetchSession(): Promise<Session | null> {
 export async function login(username: string, password: string): Promise<Session> {
   const answer = await api.post<{ operator: Operator }>('/api/v1/auth/login', { username, password });
   return answer.operator;
+}
+
+/** POST /api/v1/auth/password: the operator's own password; this browser's session stays, the operator's others end. */
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  await api.post('/api/v1/auth/password', { currentPassword, newPassword });
 }
 
 export async function logout(): Promise<void> {

@@ -5,9 +5,27 @@
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+
 export interface Operator {
   username: string;
   role: Role;
+}
+
+/** An account as GET /api/v1/operators lists it (admin). */
+export interface OperatorAccount extends Operator {
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ApiToken {
+  id: string;
+  username: string;
+  name: string;
+  kind: 'session' | 'api';
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
 }
 
 /** Every list answers `{ items }`; paginated ones add `total`, `offset`, `limit`. */
@@ -147,6 +165,14 @@ export interface StepOutcome {
   recentEvents?: string[];
 }
 
+export interface FleetCommandPolicy {
+  ttlSeconds: number;
+  maxConcurrent: number;
+  ratePerMin: number | null;
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
 export interface FleetCommand {
   id: string;
   target: string;
@@ -155,11 +181,30 @@ export interface FleetCommand {
   steps: string[];
   state: string;
   reason: string | null;
+  policy?: FleetCommandPolicy;
   total: number;
   counts: Record<string, number>;
   createdAt: string;
+  updatedAt?: string;
   expiresAt: string;
   finishedAt: string | null;
+}
+
+/** How one resource's values spread over the devices that answered (gateway/commands/aggregate.ts). */
+export interface ValueDistribution {
+  devices: number;
+  distinct: number;
+  top: { value: string | number | boolean; count: number }[];
+  numeric?: { min: number; max: number; mean: number };
+}
+
+export interface CommandAggregate {
+  steps: { kind: string; path: string; codes: Record<string, number> }[];
+  values: Record<string, ValueDistribution>;
+}
+
+export interface FleetCommandDetail extends FleetCommand {
+  aggregate: CommandAggregate;
 }
 
 export interface CommandDeviceRow {

@@ -1,16 +1,10 @@
 // test: run alone (a headless Chromium beside a gateway and a firmware rollout: heavy for 2 cores)
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { describe, test } from 'node:test';
 import { DEFAULT_GATEWAY_CONFIG } from '../../gateway/config.js';
-import type { Gateway } from '../../gateway/gateway.js';
 import { SimulatedFleet } from '../../simulators/fleet.js';
-import type { SimulatedIdentity } from '../../simulators/identities.js';
-import { api, startGateway, tempDir, TEST_ADMIN, testIdentities, testLog } from '../support/harness.js';
+import { api, TEST_ADMIN, testLog } from '../support/harness.js';
+import { idInUrl, markUnreloaded, portalFixture, row, shot, skipWithoutChromium as skip, stillUnreloaded, TABLET } from '../support/portal-browser.js';
 import { IMAGE, type RolloutView } from '../support/rollouts.js';
 import { waitFor } from '../support/wait.js';
 
@@ -25,84 +19,36 @@ import { waitFor } from '../support/wait.js';
  * Screenshots go to test-results/portal/ (git-ignored).
  */
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.EDGEDM_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(root, 'test-results/portal');
-const DESKTOP = { width: 1366, height: 768 };
-const TABLET = { width: 800, height: 1180 };
 const VIEWER = { username: 'vera', password: 'viewer-password-1' };
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run does)`;
 
 describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
-  const dir = tempDir('edgedm-portal-');
-  let gateway: Gateway;
-  let fleet: SimulatedFleet;
-  let identities: SimulatedIdentity[];
-  let browser: Browser;
-  let admin: BrowserContext;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  const shot = (p: Page, name: string, fullPage = false) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage, animations: 'disabled' });
-  const row = (p: Page, selector: string, text?: string | RegExp) => (text === undefined ? p.locator(selector) : p.locator(selector).filter({ hasText: text }));
-
-  async function newContext(viewport: { width: number; height: number }): Promise<BrowserContext> {
-    const context = await browser.newContext({ viewport });
-    context.setDefaultTimeout(30_000);
-    context.on('page', (p) => p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`)));
-    return context;
-  }
-
-  async function logIn(p: Page, credentials: { username: string; password: string }): Promise<void> {
-    await p.goto(`${gateway.apiUrl}/`);
-    await p.getByLabel('Username').fill(credentials.username);
-    await p.getByLabel('Password').fill(credentials.password);
-    await p.getByRole('button', { name: 'Log in' }).click();
-    await p.getByTestId('who').filter({ hasText: credentials.username }).waitFor();
-  }
-
-  before(async () => {
-    try {
-      execFileSync(process.execPath, [join(root, 'scripts/build-portal.mjs'), '--if-stale'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    } catch (err) {
-      assert.fail(`building the portal failed (node scripts/build-portal.mjs): ${String(err)}`);
-    }
-    assert.ok(existsSync(join(root, 'dist/portal/index.html')), 'dist/portal is not built and Vite is not installed: run `npm install` (it builds the portal)');
-    mkdirSync(SHOTS, { recursive: true });
-
-    gateway = await startGateway(`${dir.path}/gw`, {
+  const portal = portalFixture({
+    dirPrefix: 'edgedm-portal-',
+    endpointPrefix: 'pt',
+    gateway: {
       // Notifications every second, so charts and live values move while the test watches.
       monitoring: { ...DEFAULT_GATEWAY_CONFIG.monitoring, pmin: 0, pmax: 1 },
       alarms: { ...DEFAULT_GATEWAY_CONFIG.alarms, offlineCheckIntervalMs: 200, restartGraceSeconds: 0 },
       rollouts: { pollIntervalMs: 150 },
-    });
-    identities = testIdentities(4, 'pt');
-    gateway.devices.importFactoryIdentities(identities);
-    fleet = SimulatedFleet.start({
-      identities,
-      bootstrapServerUri: gateway.mqttUrl,
-      stateDir: `${dir.path}/devices`,
-      reconnect: { minDelayMs: 50, maxDelayMs: 500 },
-      firmware: { healthDeadlineMs: 3000, retryDelayMs: 100 },
-      // Writing the 64 KiB image takes each device about 4 s: canary, then two batches, each one
-      // waiting for the last, last long enough to pause the rollout while its canary runs.
-      flashWriteBytesPerSecond: 16 * 1024,
-      log: testLog,
-    });
-    await fleet.whenAllRegistered(30_000);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
-    admin = await newContext(DESKTOP);
-    page = await admin.newPage();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await fleet?.stop();
-    await gateway?.close();
-    dir.remove();
+    },
+    startFleet: (gateway, identities, stateDir) => {
+      gateway.devices.importFactoryIdentities(identities);
+      return SimulatedFleet.start({
+        identities,
+        bootstrapServerUri: gateway.mqttUrl,
+        stateDir,
+        reconnect: { minDelayMs: 50, maxDelayMs: 500 },
+        firmware: { healthDeadlineMs: 3000, retryDelayMs: 100 },
+        // Writing the 64 KiB image takes each device about 4 s: canary, then two batches, each one
+        // waiting for the last, last long enough to pause the rollout while its canary runs.
+        flashWriteBytesPerSecond: 16 * 1024,
+        log: testLog,
+      });
+    },
   });
 
   test('serves the portal at / with a fallback for its views, and leaves /api alone', async () => {
+    const { gateway } = portal;
     const index = await fetch(`${gateway.apiUrl}/devices/pt-0001`);
     assert.equal(index.status, 200);
     assert.match(index.headers.get('content-type') ?? '', /text\/html/);
@@ -115,18 +61,20 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
   });
 
   test('logs in (a wrong password is refused), shows who is logged in with the role', async () => {
+    const { gateway, browser, page } = portal;
     await page.goto(`${gateway.apiUrl}/`);
     await page.getByLabel('Username').fill(TEST_ADMIN.username);
     await page.getByLabel('Password').fill('not-the-password');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('alert').filter({ hasText: 'Wrong username or password' }).waitFor();
-    await logIn(page, TEST_ADMIN);
+    await browser.logIn(page, TEST_ADMIN);
     await page.getByTestId('who').filter({ hasText: 'admin' }).locator('.role-admin').waitFor();
     await row(page, '.stat-online .stat-value', /^4$/).waitFor();
     await row(page, '[data-testid=live]', 'live').waitFor();
   });
 
   test('finds a device by its serial number, opens it, reads, writes, executes and observes on its object tree', async () => {
+    const { gateway, fleet, identities, page } = portal;
     const target = identities[2]!;
     // The registry learns the serial number from the device's Object 3, read after it registered.
     await waitFor('serial number in the registry', async () => (await api<{ serialNumber: string | null }>(gateway, 'GET', `/api/v1/devices/${target.endpoint}`)).body.serialNumber);
@@ -172,6 +120,7 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
   });
 
   test('uploads an image, starts a staged rollout to the fleet and watches it complete', async () => {
+    const { gateway, identities, page } = portal;
     await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Firmware & rollouts' }).click();
     const upload = page.locator('form[aria-label="upload firmware"]');
     await upload.locator('input[name=image]').setInputFiles({ name: 'sim-1.1.0.bin', mimeType: 'application/octet-stream', buffer: IMAGE });
@@ -191,9 +140,9 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
     await form.getByRole('button', { name: 'Start rollout' }).click();
 
     await page.getByTestId('rollout-page').waitFor();
-    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const id = idInUrl(page);
     // The page is never reloaded from here on: what changes comes from the event stream.
-    await page.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+    await markUnreloaded(page);
 
     // Pause while the canary is under way: no further device starts; then resume.
     await page.getByRole('button', { name: 'Pause' }).click();
@@ -207,7 +156,7 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
     await row(page, '[data-testid=rollout-progress]', '4 of 4 updated').waitFor({ timeout: 120_000 });
     await row(page, '.panel-head .badge', 'completed').waitFor();
     await waitFor('every device row succeeded', async () => (await page.locator('tr[data-state=succeeded]').count()) === 4, 15_000);
-    assert.equal(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true, 'followed live, without a reload');
+    assert.ok(await stillUnreloaded(page), 'followed live, without a reload');
     await shot(page, 'rollout-complete');
     const done = (await api<RolloutView>(gateway, 'GET', `/api/v1/rollouts/${id}`)).body;
     assert.equal(done.state, 'completed');
@@ -215,6 +164,7 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
   });
 
   test('an alarm appears live; the operator acknowledges one and clears another', async () => {
+    const { gateway, fleet, identities, page } = portal;
     await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: /Alarms/ }).click();
     await page.locator('table[aria-label="alarm rules"]').waitFor();
     const target = identities[1]!.endpoint;
@@ -247,6 +197,7 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
   });
 
   test('the fleet overview counts the fleet, its firmware after the rollout, and the open alarms', async () => {
+    const { page } = portal;
     await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Overview' }).click();
     await row(page, '.stat-online .stat-value', /^4$/).waitFor();
     await row(page, 'table[aria-label="devices by firmware"] tr', '1.1.0').filter({ has: page.locator('td.num', { hasText: /^4$/ }) }).waitFor();
@@ -255,12 +206,13 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
   });
 
   test('a viewer (on a tablet) sees no write, execute, observe, rollout or alarm controls; the API refuses them anyway', async () => {
+    const { gateway, identities, browser } = portal;
     const created = await api(gateway, 'POST', '/api/v1/operators', { ...VIEWER, role: 'viewer' });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const context = await newContext(TABLET);
+    const context = await browser.newContext(TABLET);
     try {
       const viewer = await context.newPage();
-      await logIn(viewer, VIEWER);
+      await browser.logIn(viewer, VIEWER);
       await viewer.getByTestId('who').locator('.role-viewer').waitFor();
       await row(viewer, '.stat-online .stat-value', /^4$/).waitFor();
       await row(viewer, 'table[aria-label="devices by firmware"] tr', '1.1.0').waitFor();
@@ -298,6 +250,6 @@ describe('web portal in a browser', { skip, timeout: 240_000 }, () => {
     } finally {
       await context.close();
     }
-    assert.deepEqual(pageErrors, [], 'no script error in any page');
+    assert.deepEqual(browser.pageErrors, [], 'no script error in any page');
   });
 });

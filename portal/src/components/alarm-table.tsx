@@ -1,9 +1,9 @@
 import { api } from '../api';
 import { ago, time } from '../format';
 import { devicePath, Link } from '../router';
-import { Allowed } from '../session';
+import { useCan } from '../session';
 import type { Alarm } from '../types';
-import { ActionButton, Badge, Empty } from './ui';
+import { ActionButton, Badge, Empty, TableHead } from './ui';
 
 const acknowledged = (a: Alarm) => (a.acknowledgedAt ? `${a.acknowledgedBy ?? '?'}, ${ago(a.acknowledgedAt)}` : '—');
 const cleared = (a: Alarm) => (a.clearedAt ? `${ago(a.clearedAt)}${a.clearReason ? ` (${a.clearReason})` : ''}` : '—');
@@ -11,25 +11,14 @@ const history = (a: Alarm) => `raised ${time(a.raisedAt)}; acknowledged: ${ackno
 
 /** Alarms with their actions (acknowledge, clear) for an operator; the alarms view and a device's page share it. */
 export function AlarmTable({ alarms, compact = false, onChange }: { alarms: Alarm[]; compact?: boolean; onChange: (a: Alarm) => void }) {
+  const canOperate = useCan('operator');
   if (alarms.length === 0) return <Empty>No alarm.</Empty>;
   return (
     <div class="table-wrap">
       <table class="table" aria-label="alarms">
-        <thead>
-          <tr>
-            <th>Severity</th>
-            <th>State</th>
-            {!compact && <th>Device</th>}
-            <th>Rule</th>
-            {!compact && <th>Message</th>}
-            <th>Raised</th>
-            {!compact && <th>Acknowledged</th>}
-            {!compact && <th>Cleared</th>}
-            <Allowed role="operator">
-              <th />
-            </Allowed>
-          </tr>
-        </thead>
+        <TableHead
+          columns={['Severity', 'State', !compact && 'Device', 'Rule', !compact && 'Message', 'Raised', !compact && 'Acknowledged', !compact && 'Cleared', canOperate && '']}
+        />
         <tbody>
           {alarms.map((a) => (
             <tr data-alarm={a.id} class={`alarm-${a.state}`}>
@@ -58,7 +47,7 @@ export function AlarmTable({ alarms, compact = false, onChange }: { alarms: Alar
               <td title={time(a.raisedAt)}>{ago(a.raisedAt)}</td>
               {!compact && <td>{acknowledged(a)}</td>}
               {!compact && <td class="wrap">{cleared(a)}</td>}
-              <Allowed role="operator">
+              {canOperate && (
                 <td class="actions">
                   {a.state === 'active' && (
                     <ActionButton kind="primary" onClick={async () => onChange(await api.post<Alarm>(`/api/v1/alarms/${a.id}/acknowledge`))}>
@@ -69,7 +58,7 @@ export function AlarmTable({ alarms, compact = false, onChange }: { alarms: Alar
                     <ActionButton onClick={async () => onChange(await api.post<Alarm>(`/api/v1/alarms/${a.id}/clear`))}>Clear</ActionButton>
                   )}
                 </td>
-              </Allowed>
+              )}
             </tr>
           ))}
         </tbody>

@@ -2,17 +2,20 @@ import type { ComponentChildren } from 'preact';
 import { api, query } from '../api';
 import { useLive, useStreamState } from '../events';
 import { Link, useLocation } from '../router';
-import { useSession } from '../session';
-import type { Page, Alarm } from '../types';
+import { roleAllows, useSession } from '../session';
+import type { Alarm, Page, Role } from '../types';
 import { ActionButton } from './ui';
 
-const NAV: readonly (readonly [string, string])[] = [
-  ['/', 'Overview'],
-  ['/devices', 'Devices'],
-  ['/firmware', 'Firmware & rollouts'],
-  ['/alarms', 'Alarms'],
-  ['/audit', 'Audit log'],
-  ['/accounting', 'Accounting'],
+/** The main navigation, each entry for a role at least: a viewer is not offered what it may not do. */
+const NAV: readonly (readonly [string, string, Role])[] = [
+  ['/', 'Overview', 'viewer'],
+  ['/devices', 'Devices', 'viewer'],
+  ['/fleet', 'Fleet commands', 'operator'],
+  ['/firmware', 'Firmware & rollouts', 'viewer'],
+  ['/alarms', 'Alarms', 'viewer'],
+  ['/audit', 'Audit log', 'viewer'],
+  ['/accounting', 'Accounting', 'viewer'],
+  ['/operators', 'Operators', 'admin'],
 ];
 
 function active(href: string, path: string): boolean {
@@ -50,7 +53,7 @@ export function Layout({ children, onLogout }: { children: ComponentChildren; on
           edgedm
         </Link>
         <nav class="nav" aria-label="main">
-          {NAV.map(([href, text]) => (
+          {NAV.filter(([, , role]) => roleAllows(session.role, role)).map(([href, text]) => (
             <Link href={href} class={active(href, path) ? 'active' : undefined} aria-current={active(href, path) ? 'page' : undefined}>
               {text}
               {href === '/alarms' && <OpenAlarmCount />}
@@ -59,9 +62,9 @@ export function Layout({ children, onLogout }: { children: ComponentChildren; on
         </nav>
         <div class="user">
           <LiveIndicator />
-          <span class="who" data-testid="who">
+          <Link href="/account" class={`who${path === '/account' ? ' active' : ''}`} data-testid="who" title="My account: password and API tokens">
             <strong>{session.username}</strong> <span class={`role role-${session.role}`}>{session.role}</span>
-          </span>
+          </Link>
           <ActionButton onClick={onLogout} kind="plain">
             Log out
           </ActionButton>

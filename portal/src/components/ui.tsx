@@ -45,6 +45,48 @@ export function Loading() {
   return <div class="loading">Loading…</div>;
 }
 
+/**
+ * The machinery of a form's submit or a button's action: `run(fn)` marks it busy, clears the last
+ * error, runs `fn` and keeps what it threw as text (`describe`, errorText by default); it answers
+ * whether `fn` succeeded. What to do on success goes in `fn`, so it happens before busy ends.
+ */
+export function useAction(describe: (err: unknown) => string = errorText) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const run = async (fn: () => Promise<unknown> | unknown): Promise<boolean> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      setError(describe(err));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run, setError };
+}
+
+/** A form's error beside its buttons; nothing when there is none. */
+export function ErrorText({ error, small }: { error: string | undefined; small?: boolean }) {
+  return error ? (
+    <span class={small ? 'error-text small' : 'error-text'} role="alert">
+      {error}
+    </span>
+  ) : null;
+}
+
+/** A control's error beside it, cut to one line (the whole text is its title); nothing when there is none. */
+export function ActionError({ error }: { error: string | undefined }) {
+  return error ? (
+    <span class="action-error" role="alert" title={error}>
+      {error}
+    </span>
+  ) : null;
+}
+
 type ButtonProps = Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'onClick' | 'disabled'> & {
   onClick: () => Promise<unknown> | unknown;
   kind?: 'primary' | 'danger' | 'plain';
@@ -56,30 +98,13 @@ type ButtonProps = Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'onClick' | 'di
 
 /** A button whose action may take a while: disabled while it runs, its error shown beside it. */
 export function ActionButton({ onClick, kind = 'plain', confirm, children, disabled, ...rest }: ButtonProps) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const run = async () => {
-    if (confirm && !window.confirm(confirm)) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      await onClick();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction();
   return (
     <span class="action">
-      <button type="button" class={`btn btn-${kind}`} disabled={busy || disabled} aria-busy={busy} onClick={run} {...rest}>
+      <button type="button" class={`btn btn-${kind}`} disabled={busy || disabled} aria-busy={busy} onClick={() => (!confirm || window.confirm(confirm)) && run(onClick)} {...rest}>
         {children}
       </button>
-      {error !== undefined && (
-        <span class="action-error" role="alert" title={errorText(error)}>
-          {errorText(error)}
-        </span>
-      )}
+      <ActionError error={error} />
     </span>
   );
 }
@@ -123,6 +148,32 @@ export function StackedBar({ parts, total, label }: { parts: readonly (readonly 
         <span class={`seg seg-${k}`} style={{ width: `${(n / Math.max(total, 1)) * 100}%` }} title={`${k}: ${n}`} />
       ))}
     </div>
+  );
+}
+
+/**
+ * A list row's progress cell (rollouts, fleet commands): the devices' states as one bar (in the
+ * order of `states`, else of `counts`), succeeded of all, and how many ended in a `bad` state.
+ */
+export function ProgressCell({ counts, total, label, states, bad }: { counts: Record<string, number>; total: number; label: string; states?: readonly string[]; bad: readonly string[] }) {
+  const failed = bad.reduce((n, s) => n + (counts[s] ?? 0), 0);
+  return (
+    <td class="progress-cell">
+      <StackedBar parts={states ? states.map((s) => [s, counts[s] ?? 0] as const) : Object.entries(counts)} total={total} label={label} />
+      <span class="small">
+        {counts.succeeded ?? 0}/{total}
+        {failed > 0 && <span class="error-text"> · {failed} {bad.join(' or ')}</span>}
+      </span>
+    </td>
+  );
+}
+
+/** A table's header row: its columns' names ('' for one without), [name, class] for a styled one (`num`: right-aligned); false leaves a column out. */
+export function TableHead({ columns }: { columns: readonly (string | false | readonly [string, string])[] }) {
+  return (
+    <thead>
+      <tr>{columns.map((c) => c !== false && (typeof c === 'string' ? <th>{c}</th> : <th class={c[1]}>{c[0]}</th>))}</tr>
+    </thead>
   );
 }
 

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, query } from '../api';
-import { Empty, ErrorBox, Loading, Panel } from '../components/ui';
+import { Empty, ErrorBox, Loading, Panel, TableHead } from '../components/ui';
 import { useLive } from '../events';
 import { bytes, num } from '../format';
 import { devicePath, Link, setQuery, useLocation } from '../router';
@@ -89,19 +89,9 @@ export function AccountingView() {
       ) : (
         <div class="table-wrap">
           <table class="table compact" aria-label="accounting">
-            <thead>
-              <tr>
-                <th>Device</th>
-                <th>{group === 'hour' ? 'Hour' : 'Day'}</th>
-                <th>Transport</th>
-                <th class="num">Msgs in</th>
-                <th class="num">Msgs out</th>
-                <th class="num">Bytes in</th>
-                <th class="num">Bytes out</th>
-                <th class="num">Firmware</th>
-                <th>Operations</th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={['Device', group === 'hour' ? 'Hour' : 'Day', 'Transport', ['Msgs in', 'num'], ['Msgs out', 'num'], ['Bytes in', 'num'], ['Bytes out', 'num'], ['Firmware', 'num'], 'Operations']}
+            />
             <tbody>
               <tr class="totals">
                 <td colSpan={3}>

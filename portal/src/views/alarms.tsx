@@ -1,10 +1,10 @@
 import { api, query } from '../api';
 import { AlarmTable } from '../components/alarm-table';
-import { ActionButton, Badge, ErrorBox, Loading, Pager, Panel, Tabs } from '../components/ui';
+import { ErrorBox, Loading, Pager, Panel, Tabs } from '../components/ui';
 import { useLive } from '../events';
-import { setQuery, useLocation } from '../router';
-import { Allowed } from '../session';
-import type { Alarm, AlarmRule, Page } from '../types';
+import { setQueryOffset, setQuery, useLocation } from '../router';
+import type { Alarm, Page } from '../types';
+import { AlarmRules, SEVERITIES } from './alarm-rules';
 
 const PAGE = 100;
 const STATES = [
@@ -13,68 +13,6 @@ const STATES = [
   ['cleared', 'Cleared'],
   ['all', 'All'],
 ] as const;
-const SEVERITIES = ['critical', 'major', 'minor', 'warning'];
-
-function condition(r: AlarmRule): string {
-  if (r.kind === 'value') return `${r.path} ${r.op} ${r.threshold}${r.hysteresis ? ` (clears past ±${r.hysteresis})` : ''}`;
-  if (r.kind === 'offline') return `offline longer than ${r.afterSeconds} s`;
-  return 'a firmware update failed in a rollout';
-}
-
-function Rules() {
-  const rules = useLive(() => api.get<Page<AlarmRule>>('/api/v1/alarm-rules'), []);
-  const toggle = async (r: AlarmRule) => {
-    // PUT takes the rule's own fields, not its id and times.
-    const body = Object.fromEntries(Object.entries({ ...r, enabled: !r.enabled }).filter(([k]) => !['id', 'createdAt', 'updatedAt'].includes(k)));
-    const updated = await api.put<AlarmRule>(`/api/v1/alarm-rules/${encodeURIComponent(r.id)}`, body);
-    rules.mutate((d) => ({ ...d, items: d.items.map((x) => (x.id === r.id ? updated : x)) }));
-  };
-  return (
-    <Panel title="Rules" class="span-2">
-      <ErrorBox error={rules.error} />
-      {!rules.data ? (
-        <Loading />
-      ) : (
-        <div class="table-wrap">
-          <table class="table compact" aria-label="alarm rules">
-            <thead>
-              <tr>
-                <th>Rule</th>
-                <th>Severity</th>
-                <th>Kind</th>
-                <th>Condition</th>
-                <th>Enabled</th>
-                <Allowed role="admin">
-                  <th />
-                </Allowed>
-              </tr>
-            </thead>
-            <tbody>
-              {rules.data.items.map((r) => (
-                <tr class={r.enabled ? '' : 'disabled'}>
-                  <td>
-                    {r.name} <span class="muted mono small">{r.id}</span>
-                  </td>
-                  <td>
-                    <Badge value={r.severity} />
-                  </td>
-                  <td>{r.kind}</td>
-                  <td class="mono">{condition(r)}</td>
-                  <td>{r.enabled ? 'yes' : 'no'}</td>
-                  <Allowed role="admin">
-                    <td class="actions">
-                      <ActionButton onClick={() => toggle(r)}>{r.enabled ? 'Disable' : 'Enable'}</ActionButton>
-                    </td>
-                  </Allowed>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </Panel>
-  );
-}
 
 export function AlarmsView() {
   const { query: q } = useLocation();
@@ -111,11 +49,11 @@ export function AlarmsView() {
         ) : (
           <>
             <AlarmTable alarms={alarms.data.items} onChange={() => alarms.reload()} />
-            <Pager offset={offset} limit={PAGE} total={alarms.data.total} onChange={(o) => setQuery({ offset: o ? String(o) : undefined })} />
+            <Pager offset={offset} limit={PAGE} total={alarms.data.total} onChange={setQueryOffset} />
           </>
         )}
       </Panel>
-      <Rules />
+      <AlarmRules />
     </div>
   );
 }

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
 import { api, query } from '../api';
-import { Badge, Empty, ErrorBox, Loading, Pager, Panel } from '../components/ui';
+import { Badge, Empty, ErrorBox, Loading, Pager, Panel, TableHead } from '../components/ui';
 import { useLive } from '../events';
 import { time } from '../format';
-import { setQuery, useLocation } from '../router';
+import { setQueryOffset, setQuery, useLocation } from '../router';
 import type { AuditEntry, Page } from '../types';
 
 const PAGE = 100;
@@ -59,18 +59,7 @@ export function AuditView() {
         <>
           <div class="table-wrap">
             <table class="table compact" aria-label="audit log">
-              <thead>
-                <tr>
-                  <th>Time</th>
-                  <th>Actor</th>
-                  <th>Role</th>
-                  <th>Action</th>
-                  <th>Request</th>
-                  <th>Target</th>
-                  <th class="num">Status</th>
-                  <th>Outcome</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Time', 'Actor', 'Role', 'Action', 'Request', 'Target', ['Status', 'num'], 'Outcome']} />
               <tbody>
                 {log.data.items.map((a) => (
                   <tr>
@@ -91,7 +80,7 @@ export function AuditView() {
               </tbody>
             </table>
           </div>
-          <Pager offset={offset} limit={PAGE} total={log.data.total} onChange={(o) => setQuery({ offset: o ? String(o) : undefined })} />
+          <Pager offset={offset} limit={PAGE} total={log.data.total} onChange={setQueryOffset} />
         </>
       )}
     </Panel>

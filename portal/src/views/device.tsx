@@ -2,11 +2,11 @@ import { useRef, useState } from 'preact/hooks';
 import { api, errorText, query } from '../api';
 import { AlarmTable } from '../components/alarm-table';
 import { LineChart } from '../components/chart';
-import { ActionButton, Badge, Empty, ErrorBox, KeyValues, Labels, Loading, Panel, Tabs } from '../components/ui';
+import { ActionButton, Badge, Empty, ErrorBox, KeyValues, Labels, Loading, Panel, TableHead, Tabs } from '../components/ui';
 import { useGatewayEvents, useLive, useNow } from '../events';
 import { ago, base64Text, time } from '../format';
 import { resourceName, resourceUnit } from '../objects';
-import { Link, rolloutPath } from '../router';
+import { commandPath, Link, rolloutPath } from '../router';
 import type { Alarm, Device, DeviceFleetCommand, GatewayEvent, OperationResult, Page, Series } from '../types';
 import { ObjectTree } from './object-tree';
 
@@ -251,22 +251,12 @@ function DeviceCommands({ endpoint }: { endpoint: string }) {
       ) : (
         <div class="table-wrap">
           <table class="table compact" aria-label="fleet commands of the device">
-            <thead>
-              <tr>
-                <th>Command</th>
-                <th>Operation</th>
-                <th>State here</th>
-                <th>Tries</th>
-                <th>Result</th>
-                <th>Queued</th>
-                <th>Finished</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Command', 'Operation', 'State here', 'Tries', 'Result', 'Queued', 'Finished']} />
             <tbody>
               {items.map((c) => (
                 <tr>
                   <td class="mono" title={`target ${c.target}`}>
-                    {c.id}
+                    <Link href={commandPath(c.id)}>{c.id}</Link>
                   </td>
                   <td>
                     {c.operation} {c.path && <span class="mono">{c.path}</span>}

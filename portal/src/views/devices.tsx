@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, getAll, query } from '../api';
-import { Badge, Empty, ErrorBox, Labels, Loading, Pager, Panel } from '../components/ui';
+import { Badge, Empty, ErrorBox, Labels, Loading, Pager, Panel, TableHead } from '../components/ui';
 import { useLive, useNow } from '../events';
 import { ago } from '../format';
-import { devicePath, Link, setQuery, useLocation } from '../router';
+import { devicePath, Link, setQueryOffset, setQuery, useLocation } from '../router';
 import { DEVICE_STATUSES, TRANSPORTS, type Device, type Page } from '../types';
 
 const PAGE = 50;
@@ -162,19 +162,7 @@ export function DevicesView() {
           <>
             <div class="table-wrap">
               <table class="table" aria-label="devices">
-                <thead>
-                  <tr>
-                    <th>Endpoint</th>
-                    <th>Status</th>
-                    <th>Transport</th>
-                    <th>Model</th>
-                    <th>Serial number</th>
-                    <th>Firmware</th>
-                    <th>Tags</th>
-                    <th>Groups</th>
-                    <th>Last seen</th>
-                  </tr>
-                </thead>
+                <TableHead columns={['Endpoint', 'Status', 'Transport', 'Model', 'Serial number', 'Firmware', 'Tags', 'Groups', 'Last seen']} />
                 <tbody>
                   {list.data.items.map((d) => (
                     <tr data-endpoint={d.endpoint}>
@@ -200,7 +188,7 @@ export function DevicesView() {
                 </tbody>
               </table>
             </div>
-            <Pager offset={offset} limit={PAGE} total={list.data.total} onChange={(o) => setQuery({ offset: o ? String(o) : undefined })} />
+            <Pager offset={offset} limit={PAGE} total={list.data.total} onChange={setQueryOffset} />
           </>
         )
       )}

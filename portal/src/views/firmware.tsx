@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, errorText, query, request } from '../api';
-import { Badge, Empty, ErrorBox, Loading, Panel, StackedBar } from '../components/ui';
+import { api, query, request } from '../api';
+import { TargetCount } from '../components/target-count';
+import { Badge, Empty, ErrorBox, ErrorText, Loading, Panel, ProgressCell, TableHead, useAction } from '../components/ui';
 import { useLive } from '../events';
 import { ago, bytes, time } from '../format';
 import { Link, navigate, rolloutPath } from '../router';
@@ -15,14 +16,11 @@ function Upload({ onAdded }: { onAdded: (f: Firmware) => void }) {
   const [version, setVersion] = useState('');
   const [models, setModels] = useState('');
   const [vendor, setVendor] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const submit = async (e: Event) => {
+  const { busy, error, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
     if (!file) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const added = await request<Firmware>(
         'POST',
         `/api/v1/firmware${query({ name: name.trim(), version: version.trim(), model: models.split(',').map((m) => m.trim()).filter(Boolean).join(','), vendor: vendor.trim() })}`,
@@ -33,11 +31,7 @@ function Upload({ onAdded }: { onAdded: (f: Firmware) => void }) {
       setFile(null);
       setVersion('');
       (e.target as HTMLFormElement).reset();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="form-grid" onSubmit={submit} aria-label="upload firmware">
@@ -66,36 +60,10 @@ function Upload({ onAdded }: { onAdded: (f: Firmware) => void }) {
           {busy ? 'Uploading and signing…' : 'Upload'}
         </button>
         {file && <span class="muted small">{bytes(file.size)}</span>}
-        {error && (
-          <span class="error-text" role="alert">
-            {error}
-          </span>
-        )}
+        <ErrorText error={error} />
       </div>
     </form>
   );
-}
-
-/** How many devices a target selects now (the rollout resolves it once, at creation). */
-function useTargetCount(target: string): { count?: number; error?: string } {
-  const [state, setState] = useState<{ count?: number; error?: string }>({});
-  useEffect(() => {
-    if (!target.trim()) {
-      setState({});
-      return;
-    }
-    const abort = new AbortController();
-    const t = window.setTimeout(() => {
-      api
-        .get<Page<unknown>>(`/api/v1/devices${query({ target: target.trim(), limit: 1 })}`, abort.signal)
-        .then((p) => setState({ count: p.total ?? p.items.length }), (err: unknown) => (err as Error).name !== 'AbortError' && setState({ error: errorText(err) }));
-    }, 300);
-    return () => {
-      window.clearTimeout(t);
-      abort.abort();
-    };
-  }, [target]);
-  return state;
 }
 
 function CreateRollout({ firmware }: { firmware: Firmware[] }) {
@@ -114,9 +82,7 @@ function CreateRollout({ firmware }: { firmware: Firmware[] }) {
     delivery: 'http',
     allowDowngrade: false,
   });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const matched = useTargetCount(form.target);
+  const { busy, error, run } = useAction();
   const set = (k: keyof typeof form) => (e: Event) => {
     const el = e.currentTarget as HTMLInputElement;
     setForm((f) => ({ ...f, [k]: el.type === 'checkbox' ? el.checked : el.value }));
@@ -125,10 +91,8 @@ function CreateRollout({ firmware }: { firmware: Firmware[] }) {
     if (!form.firmware && firmware[0]) setForm((f) => ({ ...f, firmware: firmware[0]!.id }));
   }, [firmware]);
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
     const canary = form.canary.trim();
     const body = {
@@ -146,14 +110,10 @@ function CreateRollout({ firmware }: { firmware: Firmware[] }) {
       delivery: form.delivery,
       allowDowngrade: form.allowDowngrade,
     };
-    try {
+    void run(async () => {
       const created = await api.post<Rollout>('/api/v1/rollouts', JSON.parse(JSON.stringify(body)));
       navigate(rolloutPath(created.id));
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   if (firmware.length === 0) return <Empty>Upload an image first.</Empty>;
@@ -172,9 +132,7 @@ function CreateRollout({ firmware }: { firmware: Firmware[] }) {
       <label class="field span-2">
         Target
         <input name="target" required value={form.target} onInput={set('target')} placeholder="group:north model:EDM-TH1" />
-        <span class={matched.error ? 'error-text small' : 'muted small'} data-testid="target-count">
-          {matched.error ?? (matched.count !== undefined ? `${matched.count} devices now` : '')}
-        </span>
+        <TargetCount target={form.target} />
       </label>
       <label class="field">
         Canary
@@ -227,13 +185,42 @@ function CreateRollout({ firmware }: { firmware: Firmware[] }) {
         <button type="submit" class="btn btn-primary" disabled={busy || !form.firmware || !form.target.trim()}>
           {busy ? 'Starting…' : 'Start rollout'}
         </button>
-        {error && (
-          <span class="error-text" role="alert">
-            {error}
-          </span>
-        )}
+        <ErrorText error={error} />
       </div>
     </form>
+  );
+}
+
+/** Every rollout, their counts kept current by the event stream; new rollouts and finish times come with a reload now and then. */
+export function useRollouts() {
+  return useLive(() => api.get<Page<Rollout>>('/api/v1/rollouts'), [], {
+    patch: (data, e) => {
+      if (e.type !== 'rollout.progress' || !data.items.some((r) => r.id === e.rolloutId)) return undefined;
+      return { ...data, items: data.items.map((r) => (r.id === e.rolloutId ? { ...r, state: e.state, counts: e.counts, total: e.total, reason: e.reason } : r)) };
+    },
+    affects: (e) => e.type === 'rollout.progress',
+    minIntervalMs: 3000,
+  });
+}
+
+/** The columns every list of rollouts has (this view's, the overview's rollouts in progress), and their cells. */
+export const ROLLOUT_COLUMNS = ['Rollout', 'Firmware', 'Target', 'State', 'Progress'];
+
+export function RolloutCells({ r }: { r: Rollout }) {
+  return (
+    <>
+      <td>
+        <Link href={rolloutPath(r.id)}>{r.id}</Link>
+      </td>
+      <td>{r.firmwareId}</td>
+      <td>
+        <code>{r.target}</code>
+      </td>
+      <td>
+        <Badge value={r.state} title={r.reason ?? undefined} />
+      </td>
+      <ProgressCell counts={r.counts} total={r.total} label={`rollout ${r.id}`} bad={['failed']} />
+    </>
   );
 }
 
@@ -242,37 +229,11 @@ export function RolloutTable({ rollouts }: { rollouts: Rollout[] }) {
   return (
     <div class="table-wrap">
       <table class="table" aria-label="rollouts">
-        <thead>
-          <tr>
-            <th>Rollout</th>
-            <th>Firmware</th>
-            <th>Target</th>
-            <th>State</th>
-            <th>Progress</th>
-            <th>Created</th>
-            <th>Finished</th>
-          </tr>
-        </thead>
+        <TableHead columns={[...ROLLOUT_COLUMNS, 'Created', 'Finished']} />
         <tbody>
           {rollouts.map((r) => (
             <tr data-rollout={r.id}>
-              <td>
-                <Link href={rolloutPath(r.id)}>{r.id}</Link>
-              </td>
-              <td>{r.firmwareId}</td>
-              <td>
-                <code>{r.target}</code>
-              </td>
-              <td>
-                <Badge value={r.state} title={r.reason ?? undefined} />
-              </td>
-              <td class="progress-cell">
-                <StackedBar parts={Object.entries(r.counts)} total={r.total} label={`rollout ${r.id}`} />
-                <span class="small">
-                  {r.counts.succeeded ?? 0}/{r.total}
-                  {(r.counts.failed ?? 0) > 0 && <span class="error-text"> · {r.counts.failed} failed</span>}
-                </span>
-              </td>
+              <RolloutCells r={r} />
               <td title={time(r.createdAt)}>{ago(r.createdAt)}</td>
               <td>{time(r.finishedAt)}</td>
             </tr>
@@ -285,15 +246,7 @@ export function RolloutTable({ rollouts }: { rollouts: Rollout[] }) {
 
 export function FirmwareView() {
   const firmware = useLive(() => api.get<Page<Firmware>>('/api/v1/firmware'), []);
-  const rollouts = useLive(() => api.get<Page<Rollout>>('/api/v1/rollouts'), [], {
-    patch: (data, e) => {
-      if (e.type !== 'rollout.progress' || !data.items.some((r) => r.id === e.rolloutId)) return undefined;
-      return { ...data, items: data.items.map((r) => (r.id === e.rolloutId ? { ...r, state: e.state, counts: e.counts, total: e.total, reason: e.reason } : r)) };
-    },
-    // New rollouts and finish times come with a reload now and then; counts come with each event.
-    affects: (e) => e.type === 'rollout.progress',
-    minIntervalMs: 3000,
-  });
+  const rollouts = useRollouts();
   const images = firmware.data?.items ?? [];
   return (
     <div class="grid">
@@ -313,18 +266,7 @@ export function FirmwareView() {
         ) : (
           <div class="table-wrap">
             <table class="table" aria-label="firmware images">
-              <thead>
-                <tr>
-                  <th>ID</th>
-                  <th>Name</th>
-                  <th>Version</th>
-                  <th>Models</th>
-                  <th>Vendor</th>
-                  <th class="num">Size</th>
-                  <th>SHA-256</th>
-                  <th>Added</th>
-                </tr>
-              </thead>
+              <TableHead columns={['ID', 'Name', 'Version', 'Models', 'Vendor', ['Size', 'num'], 'SHA-256', 'Added']} />
               <tbody>
                 {images.map((f) => (
                   <tr data-firmware={f.id}>

@@ -1,28 +1,23 @@
 import { useState } from 'preact/hooks';
 import { ApiError, errorText } from '../api';
+import { ErrorBox, useAction } from '../components/ui';
 import { login, type Session } from '../session';
+
+function loginErrorText(err: unknown): string {
+  if (err instanceof ApiError && err.code === 'invalid_credentials') return 'Wrong username or password.';
+  if (err instanceof ApiError && err.status === 429) return err.message;
+  return errorText(err);
+}
 
 /** POST /api/v1/auth/login; the gateway answers with the session cookie. */
 export function LoginView({ onLogin, notice }: { onLogin: (s: Session) => void; notice?: string | undefined }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  const { busy, error, run } = useAction(loginErrorText);
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onLogin(await login(username.trim(), password));
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 'invalid_credentials') setError('Wrong username or password.');
-      else if (err instanceof ApiError && err.status === 429) setError(err.message);
-      else setError(errorText(err));
-      setPassword('');
-    } finally {
-      setBusy(false);
-    }
+    if (!(await run(async () => onLogin(await login(username.trim(), password))))) setPassword('');
   };
 
   return (
@@ -39,11 +34,7 @@ export function LoginView({ onLogin, notice }: { onLogin: (s: Session) => void; 
           Password
           <input name="password" type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
         </label>
-        {error && (
-          <div class="error" role="alert">
-            {error}
-          </div>
-        )}
+        <ErrorBox error={error} />
         <button type="submit" class="btn btn-primary" disabled={busy}>
           {busy ? 'Logging in…' : 'Log in'}
         </button>

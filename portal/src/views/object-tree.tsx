@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText } from '../api';
-import { Empty } from '../components/ui';
+import { Empty, TableHead } from '../components/ui';
 import { useGatewayEvents } from '../events';
 import { time, value as showValue } from '../format';
 import { objectDefinition, type ResourceDefinition } from '../objects';
@@ -237,15 +237,7 @@ export function ObjectTree({ endpoint, objects, online }: { endpoint: string; ob
                   {iOutcome && <span class={iOutcome.ok ? 'muted small' : 'error-text small'}>{iOutcome.text}</span>}
                 </div>
                 <table class="table compact resources" aria-label={`resources of ${ipath}`}>
-                  <thead>
-                    <tr>
-                      <th class="num">ID</th>
-                      <th>Resource</th>
-                      <th>Value</th>
-                      <th>Ops</th>
-                      <th />
-                    </tr>
-                  </thead>
+                  <TableHead columns={[['ID', 'num'], 'Resource', 'Value', 'Ops', '']} />
                   <tbody>
                     {resourcesOf(instance).map(({ id, def: r, dim }) => {
                       const path = `${ipath}/${id}`;

@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, getAll, query } from '../api';
-import { Badge, Empty, ErrorBox, Loading, Panel, StackedBar } from '../components/ui';
+import { Badge, Empty, ErrorBox, Loading, Panel, StackedBar, TableHead } from '../components/ui';
 import { events, useGatewayEvents, useLive } from '../events';
 import { ago, num, time } from '../format';
-import { devicePath, Link, rolloutPath } from '../router';
-import { DEVICE_STATUSES, type Alarm, type Device, type GatewayEvent, type Page, type Rollout } from '../types';
+import { devicePath, Link } from '../router';
+import { DEVICE_STATUSES, type Alarm, type Device, type GatewayEvent, type Page } from '../types';
+import { ROLLOUT_COLUMNS, RolloutCells, useRollouts } from './firmware';
 
 /**
  * The fleet at a glance. The device counts come from one snapshot of the registry kept current
@@ -171,15 +172,7 @@ export function OverviewView() {
     affects: (e) => e.type.startsWith('alarm.'),
     minIntervalMs: 1500,
   });
-  const rollouts = useLive(() => api.get<Page<Rollout>>('/api/v1/rollouts'), [], {
-    patch: (data, e) => {
-      if (e.type !== 'rollout.progress') return undefined;
-      if (!data.items.some((r) => r.id === e.rolloutId)) return undefined;
-      return { ...data, items: data.items.map((r) => (r.id === e.rolloutId ? { ...r, state: e.state, counts: e.counts, total: e.total, reason: e.reason } : r)) };
-    },
-    affects: (e) => e.type === 'rollout.progress',
-    minIntervalMs: 3000,
-  });
+  const rollouts = useRollouts();
 
   const activeAlarms = alarms.data?.items ?? [];
   const bySeverity = SEVERITY_ORDER.map((s) => [s, activeAlarms.filter((a) => a.severity === s).length] as [string, number]).filter(([, n]) => n > 0);
@@ -257,31 +250,11 @@ export function OverviewView() {
           <Empty>No rollout is running.</Empty>
         ) : (
           <table class="table" aria-label="rollouts in progress">
-            <thead>
-              <tr>
-                <th>Rollout</th>
-                <th>Firmware</th>
-                <th>Target</th>
-                <th>State</th>
-                <th>Progress</th>
-              </tr>
-            </thead>
+            <TableHead columns={ROLLOUT_COLUMNS} />
             <tbody>
               {running.map((r) => (
                 <tr>
-                  <td>
-                    <Link href={rolloutPath(r.id)}>{r.id}</Link>
-                  </td>
-                  <td>{r.firmwareId}</td>
-                  <td>
-                    <code>{r.target}</code>
-                  </td>
-                  <td>
-                    <Badge value={r.state} />
-                  </td>
-                  <td class="progress-cell">
-                    <StackedBar parts={Object.entries(r.counts)} total={r.total} label={`rollout ${r.id}`} /> {r.counts.succeeded ?? 0}/{r.total}
-                  </td>
+                  <RolloutCells r={r} />
                 </tr>
               ))}
             </tbody>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { ActionButton, Badge, ErrorBox, KeyValues, Loading, Panel, StackedBar, Tabs } from '../components/ui';
+import { ActionButton, Badge, ErrorBox, KeyValues, Loading, Panel, StackedBar, TableHead, Tabs } from '../components/ui';
 import { useLive, useNow } from '../events';
 import { ago, bytes, num, time } from '../format';
 import { devicePath, Link } from '../router';
@@ -144,19 +144,7 @@ export function RolloutView({ id }: { id: string }) {
         <ErrorBox error={devices.error} />
         <div class="table-wrap">
           <table class="table compact" aria-label="rollout devices">
-            <thead>
-              <tr>
-                <th>Device</th>
-                <th class="num">Batch</th>
-                <th>State</th>
-                <th>Update Result</th>
-                <th class="num">Attempts</th>
-                <th>From</th>
-                <th>Reason</th>
-                <th>Started</th>
-                <th>Finished</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Device', ['Batch', 'num'], 'State', 'Update Result', ['Attempts', 'num'], 'From', 'Reason', 'Started', 'Finished']} />
             <tbody>
               {shown.slice(0, MAX_ROWS).map((d) => (
                 <tr data-endpoint={d.endpoint} data-state={d.state}>
