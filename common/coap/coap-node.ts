@@ -1,8 +1,9 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
 import { generate, parse, type ParsedPacket } from 'coap-packet';
 import type { Logger } from '../logger.js';
+import { bindUdp } from '../udp.js';
 import { Block1Reassembly, type Block1Limits } from './block1-reassembly.js';
 import { CoapClient, DEFAULT_TRANSMISSION, type CoapTransmission } from './coap-client.js';
 import { hasResponded } from './coap-response.js';
@@ -78,7 +79,7 @@ export class CoapNode {
 
   static async bind(opts: CoapNodeOptions): Promise<CoapNode> {
     const type = isIPv6(opts.host) ? 'udp6' : 'udp4';
-    const socket = opts.socket ?? (await bindSocket(type, opts.host, opts.port));
+    const socket = opts.socket ?? (await bindUdp(opts.host, opts.port));
     const log = opts.log;
     socket.on('error', (err) => log.warn({ err: err.message }, 'CoAP socket error'));
     if (opts.onDatagram) meterDatagrams(opts.wire ?? socket, opts.onDatagram);
@@ -188,19 +189,6 @@ export class CoapNode {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     this.log.debug('CoAP node closed');
   }
-}
-
-async function bindSocket(type: 'udp4' | 'udp6', host: string, port: number): Promise<Socket> {
-  // No SO_REUSEADDR: a second process on the same port must fail, not silently share it.
-  const socket = createSocket({ type, reuseAddr: false });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  return socket;
 }
 
 /** The datagram parsed, or undefined when it does not parse (and was dealt with). */

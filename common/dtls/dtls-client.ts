@@ -1,7 +1,8 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { suiteCodes, type CipherSuiteName } from './cipher-suites.js';
-import { bindUdp, DtlsEndpoint, peerKey, type EndpointOptions } from './dtls-endpoint.js';
+import { bindUdp } from '../udp.js';
+import { DtlsEndpoint, peerKey, type EndpointOptions } from './dtls-endpoint.js';
 import { DtlsError } from './errors.js';
 import { ClientHandshake, type ClientPsk } from './handshake-client.js';
 import type { DtlsSession, HandshakeResult } from './session.js';

@@ -1,6 +1,5 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { isIPv6 } from 'node:net';
 import { DEFAULT_RETRANSMIT, type RetransmitOptions } from './retransmit.js';
 import { DtlsSession, type Peer, type SessionHost, type SessionOptions } from './session.js';
 import { newStats, type DtlsLogger, type DtlsStats } from './stats.js';
@@ -22,17 +21,6 @@ export function peerKey(address: string, port: number): string {
   return `${address}|${port}`;
 }
 
-export async function bindUdp(host: string, port: number): Promise<Socket> {
-  const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  return socket;
-}
 
 /**
  * One UDP socket and the DTLS sessions on it, keyed by peer address and port. Events:

@@ -1,7 +1,8 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { suiteCodes, type CipherSuiteName } from './cipher-suites.js';
 import { CookieJar } from './cookie.js';
-import { bindUdp, DtlsEndpoint, peerKey, type EndpointOptions } from './dtls-endpoint.js';
+import { bindUdp } from '../udp.js';
+import { DtlsEndpoint, peerKey, type EndpointOptions } from './dtls-endpoint.js';
 import { DtlsError } from './errors.js';
 import { HandshakeType, decodeClientHello, encodeHandshake, encodeHelloVerifyRequest, parseHandshakeFragments, type ClientHello } from './handshake-messages.js';
 import { ServerHandshake, type ServerPskLookup } from './handshake-server.js';

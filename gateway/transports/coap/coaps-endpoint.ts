@@ -1,6 +1,6 @@
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { Socket } from 'node:dgram';
 import { CoapNode } from '../../../common/coap/coap-node.js';
+import { bindUdp } from '../../../common/udp.js';
 import type { DatagramListener } from '../../../common/coap/datagram-meter.js';
 import { DtlsServer, DtlsSocket, type DtlsSession, type DtlsStats } from '../../../common/dtls/index.js';
 import type { Logger } from '../../../common/logger.js';
@@ -119,16 +119,4 @@ export class CoapsEndpoint {
 function identityOf(session: DtlsSession | undefined): string | undefined {
   const identity = session?.established?.identity;
   return identity === undefined ? undefined : identity.toString('utf8');
-}
-
-function bindUdp(host: string, port: number): Promise<Socket> {
-  // No SO_REUSEADDR, like the plain CoAP endpoint: a second gateway on the port must fail.
-  const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-  });
 }
