@@ -21,7 +21,6 @@ export function peerKey(address: string, port: number): string {
   return `${address}|${port}`;
 }
 
-
 /**
  * One UDP socket and the DTLS sessions on it, keyed by peer address and port. Events:
  * 'message' (plaintext: Buffer, rinfo of the peer), 'session' (DtlsSession, once connected),
