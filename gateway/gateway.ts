@@ -30,8 +30,7 @@ import { MqttTransport } from './transports/mqtt/mqtt-transport.js';
 import { ManagementServices } from './management-services.js';
 import { OperatorService, type InitialAdmin } from './operators/operator-service.js';
 import { AuditLog } from './audit/audit-log.js';
-import { loadOrCreateApiTls } from './security/api-tls.js';
-import { loadKeyPair, loadOrCreateLocalCa, loadOrCreateServerCert, type KeyPair } from './security/certificates.js';
+import { loadServerTls } from './security/certificates.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -152,7 +151,7 @@ export class Gateway {
       },
     });
     try {
-      const mqttTls = await loadOrCreateMqttTls(config, log);
+      const mqttTls = await loadServerTls(config.mqtt.tls, config.dataDir, 'mqtt', config.mqtt.host, log.child({ component: 'mqtt' }));
       mqtt = await MqttTransport.start({
         ...(mqttTls ? { tls: { port: config.mqtt.tls.port, key: mqttTls.key, cert: mqttTls.cert } } : {}),
         host: config.mqtt.host,
@@ -281,7 +280,7 @@ export class Gateway {
       });
       const initialAdmin = await operators.ensureInitialAdmin(config.auth.initialAdminPassword ?? undefined);
       if (initialAdmin) log.info({ username: initialAdmin.username }, 'created the first admin account; its password is shown once on the console');
-      const tls = await loadOrCreateApiTls(config, log.child({ component: 'api' }));
+      const tls = await loadServerTls(config.api.tls, config.dataDir, 'api', config.api.host, log.child({ component: 'api' }));
       const api = await buildApi({
         repository,
         devices,
@@ -435,15 +434,6 @@ export class Gateway {
     this.db.close();
     this.log.info('gateway stopped');
   }
-}
-
-/** The MQTT broker's TLS key and certificate: the operator's files, or one from the local CA. */
-async function loadOrCreateMqttTls(config: GatewayConfig, log: Logger): Promise<KeyPair | undefined> {
-  const tls = config.mqtt.tls;
-  if (!tls.enabled) return undefined;
-  if (tls.certFile && tls.keyFile) return loadKeyPair(tls.certFile, tls.keyFile);
-  const ca = await loadOrCreateLocalCa(config.dataDir, log.child({ component: 'mqtt' }));
-  return loadOrCreateServerCert(config.dataDir, ca, 'mqtt', config.mqtt.host);
 }
 
 /** What devices are told at bootstrap: MQTT over TLS when it is on, so their secrets never cross the network in clear. */

@@ -109,14 +109,9 @@ export function installAuth(app: FastifyInstance, operators: OperatorService, au
     }
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode >= 400 && typeof payload === 'string' && shouldAudit(request)) {
-      try {
-        errorCodes.set(request, (JSON.parse(payload) as { error?: { code?: string } }).error?.code);
-      } catch {
-        // not a JSON error body
-      }
-    }
+  // The error body's code, taken before it is serialised (every error body is `{ error: { code } }`).
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    if (reply.statusCode >= 400 && shouldAudit(request)) errorCodes.set(request, (payload as { error?: { code?: string } } | null)?.error?.code);
     return payload;
   });
 

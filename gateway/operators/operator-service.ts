@@ -168,6 +168,7 @@ export class OperatorService {
     if (!row) return undefined;
     if (row.expires_at !== null && row.expires_at <= now) {
       this.store.deleteToken(row.id);
+      this.touched.delete(row.id);
       return undefined;
     }
     if (now - (this.touched.get(row.id) ?? row.last_used_at ?? 0) >= TOUCH_INTERVAL_MS) {

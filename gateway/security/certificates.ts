@@ -87,9 +87,29 @@ export async function loadOrCreateServerCert(dataDir: string, ca: LocalCa, purpo
   return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
 }
 
-/** The operator's own key and certificate files. */
-export function loadKeyPair(certFile: string, keyFile: string): KeyPair {
-  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
+export interface ServerTls extends KeyPair {
+  /** The certificate a client must trust: the local CA's, or undefined for the operator's own certificate (a public CA's). */
+  caFile: string | undefined;
+}
+
+/**
+ * A TLS listener's key and certificate (the API's, the MQTT broker's): the operator's own files,
+ * or a certificate the local CA issues for `purpose` on first start and reused afterwards, so a
+ * client told to trust the CA keeps trusting it. Undefined when the listener's TLS is off.
+ */
+export async function loadServerTls(
+  settings: { enabled: boolean; certFile: string | null; keyFile: string | null },
+  dataDir: string,
+  purpose: string,
+  listenHost: string,
+  log: Logger,
+): Promise<ServerTls | undefined> {
+  if (!settings.enabled) return undefined;
+  if (settings.certFile && settings.keyFile) {
+    return { key: readFileSync(settings.keyFile), cert: readFileSync(settings.certFile), certFile: settings.certFile, caFile: undefined };
+  }
+  const ca = await loadOrCreateLocalCa(dataDir, log);
+  return { ...(await loadOrCreateServerCert(dataDir, ca, purpose, listenHost)), caFile: ca.certFile };
 }
 
 function tlsDir(dataDir: string): string {
